@@ -1,0 +1,36 @@
+"""Command-line entry point. Each command lives in its own module with `add_parser`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.cli import inspect, run
+from engine.config import SpecError
+from engine.data.errors import DataNotFoundError
+from engine.store import StoreError
+
+COMMANDS = (run, inspect)
+
+# Errors a user can fix from the message alone: printed as one line, no traceback.
+USER_ERRORS = (SpecError, StoreError, DataNotFoundError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

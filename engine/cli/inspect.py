@@ -1,0 +1,73 @@
+"""`python -m engine ls` and `show RUN`: read the store, never train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.table import Table
+
+from engine.cli.display import console, summary_table
+from engine.settings import store_root
+from engine.store import Store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    ls = sub.add_parser("ls", help="List stored runs.")
+    ls.add_argument("--store", default=None)
+    ls.set_defaults(func=list_runs)
+    show = sub.add_parser("show", help="Show a run's spec and per-level summary.")
+    show.add_argument("run", help="Run id (see `ls`).")
+    show.add_argument("--store", default=None)
+    show.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
+    show.set_defaults(func=show_run)
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    store = Store(args.store or store_root())
+    records, problems = store.list_runs()
+    table = Table(title=f"runs in {store.root}")
+    for col in ("run", "model", "data", "levels done", "status"):
+        table.add_column(col)
+    for rec in records:
+        spec = rec.get("spec", {})
+        table.add_row(
+            rec["run_id"],
+            spec.get("model", {}).get("name", "?"),
+            spec.get("data", {}).get("name", "?"),
+            str(len(level_summaries(store, rec["run_id"]))),
+            rec.get("status", "?"),
+        )
+    console.print(table)
+    for line in problems:
+        console.print(f"[yellow]skipped:[/yellow] {line}")
+    return 0
+
+
+def level_summaries(store: Store, run_id: str) -> list[dict]:
+    """Every finished level of every branch, IMP first."""
+    out = []
+    for branch in sorted(store.branches(run_id), key=lambda b: (b != "imp", b)):
+        for lv in store.levels(run_id, branch):
+            s = store.level(run_id, lv, branch).summary()
+            if s is not None:
+                out.append(s)
+    return out
+
+
+def show_run(args: argparse.Namespace) -> int:
+    store = Store(args.store or store_root())
+    spec = store.load_spec(args.run)
+    summaries = level_summaries(store, args.run)
+    if args.json:
+        print(
+            json.dumps(
+                {"run_id": args.run, "spec": spec.to_dict(), "levels": summaries},
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    console.print_json(json.dumps(spec.to_dict()))
+    console.print(summary_table(summaries, title=args.run))
+    return 0

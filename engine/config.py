@@ -1,0 +1,351 @@
+"""Typed, validated, hashable specs for runs.
+
+Every spec is a frozen dataclass whose fields carry their help text and allowed values in
+``field(metadata=...)`` (as OpenLTH's hparams do), so the CLI flags and the app's forms are
+generated from one source. Validation happens at construction and raises ``SpecError`` naming
+the field and what to do. A spec's content hash is its cache key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+
+class SpecError(ValueError):
+    """A config value is wrong; the message names the field and how to fix it."""
+
+    def __init__(self, field_path: str, message: str):
+        super().__init__(f"{field_path}: {message}")
+        self.field_path = field_path
+
+
+def opt(default: Any, help: str, choices: tuple[Any, ...] | None = None, **kw: Any) -> Any:
+    """A dataclass field with help text and (optionally) its allowed values."""
+    return field(default=default, metadata={"help": help, "choices": choices, **kw})
+
+
+_STEP_RE = re.compile(r"^\s*(\d+)\s*(ep|it)\s*$")
+
+
+@dataclass(frozen=True, order=True)
+class Step:
+    """A point in (or length of) training: ``"160ep"`` epochs or ``"500it"`` iterations.
+
+    One type for lengths, rewind points and cadences, so none of them is ever ambiguous.
+    """
+
+    value: int
+    unit: Literal["ep", "it"]
+
+    @classmethod
+    def parse(cls, text: str | Step) -> Step:
+        if isinstance(text, Step):
+            return text
+        m = _STEP_RE.match(str(text))
+        if not m:
+            raise ValueError(f"{text!r} is not a training step; write e.g. '160ep' or '500it'")
+        return cls(int(m.group(1)), m.group(2))  # type: ignore[arg-type]
+
+    def iterations(self, iterations_per_epoch: int) -> int:
+        return self.value * iterations_per_epoch if self.unit == "ep" else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value}{self.unit}"
+
+
+def _check_choice(path: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if value not in choices:
+        allowed = ", ".join(str(c) for c in choices)
+        raise SpecError(path, f"{value!r} is not allowed; choose one of: {allowed}")
+
+
+def _check_range(path: str, value: float, lo: float, hi: float, closed: str = "[]") -> None:
+    ok_lo = value >= lo if closed[0] == "[" else value > lo
+    ok_hi = value <= hi if closed[1] == "]" else value < hi
+    if not (ok_lo and ok_hi):
+        raise SpecError(
+            path, f"{value!r} is out of range; it must lie in {closed[0]}{lo}, {hi}{closed[1]}"
+        )
+
+
+def _coerce(path: str, value: Any, default: Any) -> Any:
+    """Check a value against its default's type; ints are accepted where floats are."""
+    if isinstance(default, (SpecBase, Step, tuple)) or default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise SpecError(path, f"{value!r} is not true/false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(path, f"{value!r} is not a whole number")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(path, f"{value!r} is not a number")
+        return float(value)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise SpecError(path, f"{value!r} is not text")
+    return value
+
+
+class SpecBase:
+    """Shared behaviour: validation on construction, dict round-trip, content hash."""
+
+    section: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            path = f"{self.section}.{f.name}" if self.section else f.name
+            if f.type in ("Step", Step) or (isinstance(f.default, Step)):
+                try:
+                    value = Step.parse(value)
+                except ValueError as e:
+                    raise SpecError(path, str(e)) from None
+            value = _coerce(path, value, f.default)
+            object.__setattr__(self, f.name, value)
+            choices = f.metadata.get("choices")
+            if choices is not None and not f.metadata.get("multiple"):
+                _check_choice(path, value, choices)
+            bounds = f.metadata.get("range")
+            if bounds is not None and value is not None:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise SpecError(path, f"{value!r} is not a number")
+                _check_range(path, value, *bounds)
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-field checks; override where a spec has them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, SpecBase):
+                v = v.to_dict()
+            elif isinstance(v, Step):
+                v = str(v)
+            elif isinstance(v, tuple):
+                v = [str(x) if isinstance(x, Step) else x for x in v]
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        if not isinstance(data, dict):
+            raise SpecError(cls.section or "spec", f"expected a table of settings, got {data!r}")
+        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            where = cls.section or "spec"
+            raise SpecError(
+                f"{where}.{unknown[0]}" if cls.section else unknown[0],
+                f"unknown setting; allowed in [{where}]: {', '.join(names)}",
+            )
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            sub = _SUBSPECS.get((cls.__name__, name))
+            if sub is not None:
+                value = sub.from_dict(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> Any:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class DataSpec(SpecBase):
+    section: ClassVar[str] = "data"
+    name: str = opt("mnist5k", "Data set from the registry (mnist5k ships offline).")
+    root: str = opt("data", "Folder that holds (or will receive) downloaded data sets.")
+    download: bool = opt(False, "Download the data set into `root` when it is missing.")
+
+    def validate(self) -> None:
+        from engine.data import dataset_names
+
+        _check_choice("data.name", self.name, tuple(dataset_names()))
+
+
+@dataclass(frozen=True)
+class ModelSpec(SpecBase):
+    section: ClassVar[str] = "model"
+    name: str = opt("lenet_300_100", "Architecture from the model registry.")
+
+    def validate(self) -> None:
+        from engine.models import model_names
+
+        _check_choice("model.name", self.name, tuple(model_names()))
+
+
+@dataclass(frozen=True)
+class TrainSpec(SpecBase):
+    section: ClassVar[str] = "train"
+    optimizer: str = opt("sgd", "Optimizer.", ("sgd", "adam"))
+    lr: float = opt(0.1, "Peak learning rate.", range=(0.0, 10.0, "(]"))
+    momentum: float = opt(0.9, "SGD momentum (ignored by Adam).", range=(0.0, 1.0, "[)"))
+    weight_decay: float = opt(1e-4, "L2 weight decay.", range=(0.0, 1.0, "[)"))
+    batch_size: int = opt(128, "Minibatch size.", range=(1, 65536, "[]"))
+    length: Step = opt(Step(160, "ep"), "Training length, e.g. '160ep' or '20000it'.")
+    schedule: str = opt(
+        "step", "Learning-rate schedule after warm-up.", ("constant", "step", "cosine")
+    )
+    milestones: tuple[Step, ...] = opt(
+        (Step(80, "ep"), Step(120, "ep")), "Points where the step schedule multiplies lr by gamma."
+    )
+    gamma: float = opt(0.1, "Step schedule's factor at each milestone.", range=(0.0, 1.0, "(]"))
+    warmup: Step = opt(Step(0, "it"), "Linear warm-up length from 0 to lr.")
+    checkpoint_every: int = opt(
+        0,
+        "Save a checkpoint every N epochs (0: only rewind point and end).",
+        range=(0, 100000, "[]"),
+    )
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "milestones", tuple(Step.parse(m) for m in self.milestones))
+        except ValueError as e:
+            raise SpecError("train.milestones", str(e)) from None
+        super().__post_init__()
+
+    def validate(self) -> None:
+        if self.length.value <= 0:
+            raise SpecError("train.length", "must be positive, e.g. '10ep'")
+
+
+@dataclass(frozen=True)
+class PruneSpec(SpecBase):
+    section: ClassVar[str] = "prune"
+    levels: int = opt(10, "IMP levels after the dense level 0.", range=(0, 100, "[]"))
+    rate: float = opt(
+        0.2, "Fraction of the remaining weights pruned per level.", range=(0, 1, "()")
+    )
+    output_rate: float | None = opt(
+        None, "Own rate for the output layer (None: ranked with the rest).", range=(0, 1, "()")
+    )
+    scope: str = opt(
+        "global", "Rank magnitudes across all layers or within each layer.", ("global", "layer")
+    )
+    criterion: str = opt("smallest", "Which weights to prune.", ("smallest", "largest", "random"))
+    rewind: Step = opt(Step(0, "it"), "Rewind point in level-0 training ('0it' = init).")
+
+
+BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")
+
+
+@dataclass(frozen=True)
+class BaselineSpec(SpecBase):
+    section: ClassVar[str] = "baselines"
+    kinds: tuple[str, ...] = opt(
+        (), "Comparisons to train at `level` (Fig. 2).", BASELINES, multiple=True
+    )
+    level: int | None = opt(
+        None, "IMP level they match in sparsity (None: the last level).", range=(1, 100, "[]")
+    )
+
+    def __post_init__(self) -> None:
+        kinds = (self.kinds,) if isinstance(self.kinds, str) else tuple(self.kinds)
+        object.__setattr__(self, "kinds", kinds)
+        super().__post_init__()
+
+    def validate(self) -> None:
+        for k in self.kinds:
+            _check_choice("baselines.kinds", k, BASELINES)
+        if len(set(self.kinds)) != len(self.kinds):
+            raise SpecError("baselines.kinds", "lists a baseline twice")
+
+
+@dataclass(frozen=True)
+class RunSpec(SpecBase):
+    """One IMP experiment: data, model, recipe, pruning, seed, and optional baselines.
+
+    The run's identity (`run_hash`) leaves the baselines out: adding a baseline to a finished
+    run trains only the baseline, never the levels again.
+    """
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    prune: PruneSpec = field(default_factory=PruneSpec)
+    baselines: BaselineSpec = field(default_factory=BaselineSpec)
+    seed: int = opt(
+        0, "Seed for initialisation, data order and random masks.", range=(0, 2**31 - 1, "[]")
+    )
+
+    def validate(self) -> None:
+        level = self.baselines.level
+        if self.baselines.kinds and level is not None and level > self.prune.levels:
+            raise SpecError(
+                "baselines.level",
+                f"{self.baselines.level} is beyond the last IMP level {self.prune.levels}",
+            )
+        if self.baselines.kinds and self.prune.levels == 0:
+            raise SpecError("baselines.kinds", "baselines need at least one IMP level")
+        t, r = self.train.length, self.prune.rewind
+        if t.unit == r.unit and r.value > t.value:
+            raise SpecError("prune.rewind", f"{r} lies beyond the training length {t}")
+
+    @property
+    def baseline_level(self) -> int:
+        return self.baselines.level if self.baselines.level is not None else self.prune.levels
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define what is computed (not where data lives, not baselines)."""
+        d = self.to_dict()
+        d.pop("baselines")
+        d["data"] = {"name": self.data.name}
+        return d
+
+    @property
+    def run_hash(self) -> str:
+        return content_hash(self.identity())
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.model.name}-{self.data.name}-s{self.seed}-{self.run_hash[:10]}"
+
+
+_SUBSPECS: dict[tuple[str, str], type[SpecBase]] = {
+    ("RunSpec", "data"): DataSpec,
+    ("RunSpec", "model"): ModelSpec,
+    ("RunSpec", "train"): TrainSpec,
+    ("RunSpec", "prune"): PruneSpec,
+    ("RunSpec", "baselines"): BaselineSpec,
+}
+
+
+def content_hash(obj: Any) -> str:
+    """SHA-256 of canonical JSON: the cache key of anything made of plain data."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def spec_fields(cls: type[SpecBase]) -> list[dataclasses.Field]:
+    """Fields of a spec with their help metadata (for CLI flags and app forms)."""
+    return [f for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+
+def load_spec_file(path: str | Path) -> RunSpec:
+    """Parse a JSON or TOML file as data (never executed) into a validated RunSpec."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError("config", f"no such file {str(p)!r}")
+    text = p.read_text()
+    try:
+        if p.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif p.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise SpecError("config", f"{p.name}: use a .json or .toml file")
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SpecError("config", f"{p.name} is not valid {p.suffix[1:].upper()}: {e}") from None
+    return RunSpec.from_dict(data)

@@ -1,0 +1,62 @@
+"""Registry of data sets: each loader turns a name into a DataBundle on the requested device."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from engine.data.batches import batches, crop_flip, num_batches
+from engine.data.bundle import DataBundle
+from engine.data.errors import DataNotFoundError
+
+Loader = Callable[[Path, bool], DataBundle]
+
+DATASETS: dict[str, Loader] = {}
+
+
+def register(name: str) -> Callable[[Loader], Loader]:
+    """Add a loader `fn(root, download) -> DataBundle` (CPU tensors) under `name`."""
+
+    def add(fn: Loader) -> Loader:
+        if name in DATASETS:
+            raise ValueError(f"data set {name!r} is registered twice")
+        DATASETS[name] = fn
+        return fn
+
+    return add
+
+
+def dataset_names() -> list[str]:
+    """Registered names, sorted, for help texts and choice lists."""
+    return sorted(DATASETS)
+
+
+def load_dataset(
+    name: str,
+    root: Path | str,
+    download: bool = False,
+    device: torch.device | str = "cpu",
+) -> DataBundle:
+    """Load `name` from the data folder `root` and move it to `device`.
+
+    Nothing is cached here: a worker holds the bundle for the run it trains.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}")
+    return DATASETS[name](Path(root), download).to(device)
+
+
+# Importing a loader module registers its data sets; they need `register` defined above.
+from engine.data import mnist5k, synthetic, torchvision_sets  # noqa: E402, F401, I001
+
+__all__ = [
+    "DATASETS",
+    "DataBundle",
+    "DataNotFoundError",
+    "batches",
+    "crop_flip",
+    "dataset_names",
+    "load_dataset",
+    "num_batches",
+    "register",
+]

@@ -1,0 +1,85 @@
+"""Named run specs: the offline demo and the paper's settings (METHOD.md, last section)."""
+
+from __future__ import annotations
+
+from engine.config import (
+    BaselineSpec,
+    DataSpec,
+    ModelSpec,
+    PruneSpec,
+    RunSpec,
+    SpecError,
+    TrainSpec,
+)
+
+ALL_BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")
+
+PRESETS: dict[str, tuple[str, RunSpec]] = {
+    "demo": (
+        "LeNet-300-100 on mnist5k (offline), 5 levels x 8 epochs, all five baselines at level 5.",
+        RunSpec(
+            data=DataSpec("mnist5k"),
+            model=ModelSpec("lenet_300_100"),
+            train=TrainSpec(
+                optimizer="adam",
+                lr=1.2e-3,
+                weight_decay=0.0,
+                batch_size=60,
+                length="8ep",
+                schedule="constant",
+                milestones=(),
+                checkpoint_every=1,
+            ),
+            prune=PruneSpec(levels=5, rate=0.2, output_rate=0.1, rewind="0it"),
+            baselines=BaselineSpec(kinds=ALL_BASELINES),
+        ),
+    ),
+    "paper-lenet-mnist": (
+        "Frankle & Carbin's LeNet-300-100 on MNIST: Adam 1.2e-3, batch 60, 50k iterations, "
+        "20% per level (10% output layer), rewind to init, 10 levels.",
+        RunSpec(
+            data=DataSpec("mnist"),
+            model=ModelSpec("lenet_300_100"),
+            train=TrainSpec(
+                optimizer="adam",
+                lr=1.2e-3,
+                weight_decay=0.0,
+                batch_size=60,
+                length="50ep",
+                schedule="constant",
+                milestones=(),
+                checkpoint_every=1,
+            ),
+            prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
+            baselines=BaselineSpec(kinds=ALL_BASELINES),
+        ),
+    ),
+    "paper-resnet20-cifar10": (
+        "OpenLTH's ResNet-20 on CIFAR-10: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, "
+        "160 epochs (x0.1 at 80, 120), global 20% per level, rewind to iteration 1000, 10 levels.",
+        RunSpec(
+            data=DataSpec("cifar10"),
+            model=ModelSpec("resnet20"),
+            train=TrainSpec(
+                optimizer="sgd",
+                lr=0.1,
+                momentum=0.9,
+                weight_decay=1e-4,
+                batch_size=128,
+                length="160ep",
+                schedule="step",
+                milestones=("80ep", "120ep"),
+                gamma=0.1,
+                checkpoint_every=4,
+            ),
+            prune=PruneSpec(levels=10, rate=0.2, scope="global", rewind="1000it"),
+            baselines=BaselineSpec(kinds=ALL_BASELINES),
+        ),
+    ),
+}
+
+
+def preset(name: str) -> RunSpec:
+    if name not in PRESETS:
+        raise SpecError("preset", f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name][1]

@@ -1,0 +1,230 @@
+"""One training loop for every level and baseline: masked, resumable, deterministic on CPU.
+
+Pruned weights stay exactly zero: their gradients are masked before each step (so momentum
+and Adam moments never see them) and the weights are re-masked after it (so weight decay
+cannot revive them). The loop saves a resume point at every epoch end; data order depends only
+on (seed, epoch), so a resumed level reproduces an uninterrupted one bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.config import TrainSpec
+from engine.data.batches import batches, num_batches
+from engine.data.bundle import DataBundle
+from engine.store import LevelDir
+
+
+class Cancelled(RuntimeError):
+    """Raised inside training when the reporter says the job was cancelled."""
+
+
+class Reporter(Protocol):
+    def progress(self, **fields: Any) -> None: ...
+    def epoch_done(self, row: dict[str, float]) -> None: ...
+    def cancelled(self) -> bool: ...
+
+
+class NullReporter:
+    def progress(self, **fields: Any) -> None:
+        pass
+
+    def epoch_done(self, row: dict[str, float]) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def lr_at(iteration: int, spec: TrainSpec, iters_per_epoch: int) -> float:
+    """Learning rate for `iteration` (0-based): linear warm-up, then constant/step/cosine."""
+    warm = spec.warmup.iterations(iters_per_epoch)
+    if iteration < warm:
+        return spec.lr * (iteration + 1) / warm
+    if spec.schedule == "step":
+        passed = sum(iteration >= m.iterations(iters_per_epoch) for m in spec.milestones)
+        return spec.lr * spec.gamma**passed
+    if spec.schedule == "cosine":
+        total = spec.length.iterations(iters_per_epoch)
+        t = (iteration - warm) / max(total - warm, 1)
+        return spec.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    return spec.lr
+
+
+def make_optimizer(params: list[Tensor], spec: TrainSpec) -> torch.optim.Optimizer:
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.SGD(
+        params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay
+    )
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """Data order and augmentation depend on (seed, epoch) only: the same for every level."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (x, y), in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device)
+    for i in range(0, len(x), batch_size):
+        out = model(x[i : i + batch_size])
+        loss_sum += F.cross_entropy(out, y[i : i + batch_size], reduction="sum")
+        correct += (out.argmax(1) == y[i : i + batch_size]).sum()
+    model.train(was_training)
+    n = max(len(x), 1)
+    return loss_sum.item() / n, correct.item() / n
+
+
+class MaskedParams:
+    """The prunable parameters paired with their masks, applied in one fused call each."""
+
+    def __init__(self, model: nn.Module, mask: dict[str, Tensor]):
+        params = dict(model.named_parameters())
+        self.params = [params[k] for k in mask]
+        self.masks = [mask[k].to(params[k].device, params[k].dtype) for k in mask]
+
+    @torch.no_grad()
+    def apply_to_weights(self) -> None:
+        torch._foreach_mul_(self.params, self.masks)
+
+    @torch.no_grad()
+    def apply_to_grads(self) -> None:
+        grads = [p.grad for p in self.params]
+        if all(g is not None for g in grads):
+            torch._foreach_mul_(grads, self.masks)
+
+
+@dataclass
+class LevelResult:
+    metrics: list[dict[str, float]]
+    state: dict[str, Tensor]
+    seconds: float
+
+
+def train_level(
+    model: nn.Module,
+    mask: dict[str, Tensor],
+    data: DataBundle,
+    spec: TrainSpec,
+    out: LevelDir,
+    *,
+    seed: int,
+    start_iteration: int = 0,
+    on_iteration: Callable[[int, nn.Module], None] | None = None,
+    reporter: Reporter | None = None,
+    label: str = "",
+) -> LevelResult:
+    """Train `model` under `mask` from `start_iteration` to the end of `spec.length`.
+
+    Resumes from `out`'s state if present. Saves checkpoints ``ep<NNN>`` at the configured
+    cadence and ``final`` at the end, one metrics row per epoch. `on_iteration(it, model)` is
+    called before each step (level 0 uses it to save the rewind point).
+    """
+    reporter = reporter or NullReporter()
+    ipe = num_batches(len(data.train_x), spec.batch_size, drop_last=False)
+    total = spec.length.iterations(ipe)
+    masked = MaskedParams(model, mask)
+    optimizer = make_optimizer(list(model.parameters()), spec)
+    iteration, metrics, elapsed = start_iteration, [], 0.0
+
+    state = out.load_state()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        iteration, metrics, elapsed = state["iteration"], state["metrics"], state["seconds"]
+    masked.apply_to_weights()
+
+    model.train()
+    t0 = time.perf_counter() - elapsed
+    last_report = 0.0
+    while iteration < total:
+        epoch = iteration // ipe
+        skip = iteration - epoch * ipe
+        loss_sum = torch.zeros((), device=data.train_x.device)
+        correct = torch.zeros((), device=data.train_x.device)
+        seen = 0
+        stream = batches(
+            data.train_x,
+            data.train_y,
+            spec.batch_size,
+            epoch_generator(seed, epoch),
+            shuffle=True,
+            augment=data.augment,
+        )
+        for b, (xb, yb) in enumerate(stream):
+            if b < skip:
+                continue
+            if iteration >= total:
+                break
+            if on_iteration is not None:
+                on_iteration(iteration, model)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(iteration, spec, ipe)
+            out_b = model(xb)
+            loss = F.cross_entropy(out_b, yb)
+            optimizer.zero_grad(set_to_none=False)
+            loss.backward()
+            masked.apply_to_grads()
+            optimizer.step()
+            masked.apply_to_weights()
+            loss_sum += loss.detach() * len(yb)
+            correct += (out_b.argmax(1) == yb).sum()
+            seen += len(yb)
+            iteration += 1
+            now = time.perf_counter()
+            if now - last_report >= 0.5:
+                last_report = now
+                reporter.progress(
+                    label=label,
+                    epoch=epoch + 1,
+                    iteration=iteration,
+                    total=total,
+                    iters_per_epoch=ipe,
+                    loss=loss.item(),
+                    seconds=now - t0,
+                )
+        test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
+        row = {
+            "epoch": float(epoch + 1),
+            "iteration": float(iteration),
+            "lr": lr_at(iteration - 1, spec, ipe),
+            "train_loss": loss_sum.item() / max(seen, 1),
+            "train_acc": correct.item() / max(seen, 1),
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "seconds": time.perf_counter() - t0,
+        }
+        metrics.append(row)
+        out.write_metrics(metrics)
+        ep = epoch + 1
+        if spec.checkpoint_every and ep % spec.checkpoint_every == 0 and iteration < total:
+            out.save_checkpoint(f"ep{ep:03d}", model.state_dict(), iteration=iteration, epoch=ep)
+        reporter.epoch_done(row)
+        out.save_state(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "iteration": iteration,
+                "metrics": metrics,
+                "seconds": row["seconds"],
+            }
+        )
+        if reporter.cancelled():
+            raise Cancelled(f"cancelled at epoch {ep}")
+    final = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    out.save_checkpoint("final", final, iteration=iteration, epoch=math.ceil(iteration / ipe))
+    return LevelResult(metrics=metrics, state=final, seconds=time.perf_counter() - t0)
