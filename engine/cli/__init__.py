@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import inspect, run
+from engine.cli import inspect, jobs, run, worker
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.store import StoreError
 
-COMMANDS = (run, inspect)
+COMMANDS = (run, inspect, worker, jobs)
 
 # Errors a user can fix from the message alone: printed as one line, no traceback.
 USER_ERRORS = (SpecError, StoreError, DataNotFoundError)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-console = Console()
+# Wide when piped (logs, CI): run ids and tables are read in full there, not in a terminal.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 class ProgressReporter:

@@ -8,6 +8,7 @@ import json
 from rich.table import Table
 
 from engine.cli.display import console, summary_table
+from engine.results import level_summaries
 from engine.settings import store_root
 from engine.store import Store
 
@@ -27,8 +28,8 @@ def list_runs(args: argparse.Namespace) -> int:
     store = Store(args.store or store_root())
     records, problems = store.list_runs()
     table = Table(title=f"runs in {store.root}")
-    for col in ("run", "model", "data", "levels done", "status"):
-        table.add_column(col)
+    for col in ("run", "model", "data", "trainings done", "status"):
+        table.add_column(col, no_wrap=col == "run")
     for rec in records:
         spec = rec.get("spec", {})
         table.add_row(
@@ -42,17 +43,6 @@ def list_runs(args: argparse.Namespace) -> int:
     for line in problems:
         console.print(f"[yellow]skipped:[/yellow] {line}")
     return 0
-
-
-def level_summaries(store: Store, run_id: str) -> list[dict]:
-    """Every finished level of every branch, IMP first."""
-    out = []
-    for branch in sorted(store.branches(run_id), key=lambda b: (b != "imp", b)):
-        for lv in store.levels(run_id, branch):
-            s = store.level(run_id, lv, branch).summary()
-            if s is not None:
-                out.append(s)
-    return out
 
 
 def show_run(args: argparse.Namespace) -> int:

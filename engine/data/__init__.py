@@ -47,7 +47,7 @@ def load_dataset(
 
 
 # Importing a loader module registers its data sets; they need `register` defined above.
-from engine.data import mnist5k, synthetic, torchvision_sets  # noqa: E402, F401, I001
+from engine.data import mnist5k, synthetic, torchvision_sets  # noqa: E402, F401
 
 __all__ = [
     "DATASETS",

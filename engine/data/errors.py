@@ -14,5 +14,5 @@ class DataNotFoundError(FileNotFoundError):
         self.folder = Path(folder)
         super().__init__(
             f"data set {name!r} not found in {self.folder} ({detail}). To fix: set "
-            f"download=true (CLI: --download) or put the files in {self.folder}"
+            f"download=true (CLI: --data-download true) or put the files in {self.folder}"
         )

@@ -60,7 +60,7 @@ def synthetic_tiny(root: Path, download: bool) -> DataBundle:
         info={
             "source": "SYNTHETIC: gaussian images, label = argmax of a fixed random linear map",
             "real": False,
-            "purpose": "fast tests: a linear model can reach ~100% accuracy",
+            "purpose": "fast tests: labels are a linear function of the inputs, so learnable",
             "seed": SEED,
             "n_train": n_train,
             "n_test": n_test,
