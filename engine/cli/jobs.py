@@ -1,0 +1,163 @@
+"""`python -m engine submit|jobs|cancel|delete`: queue work for the workers and follow it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rich.table import Table
+
+from engine.cli.display import console
+from engine.cli.specargs import add_spec_arguments, spec_from_args
+from engine.jobs import Job, JobQueue
+from engine.settings import store_root
+
+LOG_TAIL = 20
+
+
+def _store_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    submit = sub.add_parser(
+        "submit",
+        help="Queue a run for a worker (same flags as `run`).",
+        description="Queue a run; a worker (`python -m engine worker`) trains it. Submitting "
+        "the same spec again returns the existing job, never a second computation.",
+    )
+    add_spec_arguments(submit)
+    _store_flag(submit)
+    submit.add_argument("--owner", default="", help="Who asked (shown in `jobs`).")
+    submit.set_defaults(func=submit_job)
+
+    jobs = sub.add_parser("jobs", help="List jobs with status, progress and ETA, or show one.")
+    jobs.add_argument("job", nargs="?", help="Show this job's details, error and log tail.")
+    _store_flag(jobs)
+    jobs.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
+    jobs.set_defaults(func=show_jobs)
+
+    for name, func, text in (
+        ("cancel", cancel_job, "Cancel a job (a running one stops within an epoch)."),
+        ("delete", delete_job, "Forget a job (a running one is stopped; stored results stay)."),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("job", help="Job id (see `jobs`).")
+        _store_flag(p)
+        p.set_defaults(func=func)
+
+
+def _queue(args: argparse.Namespace) -> JobQueue:
+    return JobQueue(args.store or store_root())
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def progress_text(job: Job) -> str:
+    """One line: where the job is (level, epoch) and how far along."""
+    p = job.progress
+    parts = [p["label"]] if p.get("label") else []
+    if p.get("epoch") is not None and p.get("epochs"):
+        parts.append(f"epoch {p['epoch']}/{p['epochs']}")
+    if p.get("fraction") is not None:
+        parts.append(f"{100 * p['fraction']:.0f}%")
+    return ", ".join(parts)
+
+
+def submit_job(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    queue = _queue(args)
+    job = queue.submit("run", spec.to_dict(), owner=args.owner)
+    console.print(f"job [bold]{job.id}[/bold] ({job.status}): run {job.run_id}")
+    if job.status in ("queued", "running") and not queue.live_workers():
+        console.print(
+            f"[yellow]no worker is running[/yellow]: start one with "
+            f"`python -m engine worker --store {queue.root}`"
+        )
+    return 0
+
+
+def show_jobs(args: argparse.Namespace) -> int:
+    queue = _queue(args)
+    if args.job:
+        return _show_job(queue, queue.get(args.job), args.json)
+    jobs = queue.list()
+    if args.json:
+        print(json.dumps([j.to_dict() for j in jobs], indent=2, default=str))
+        return 0
+    table = Table(title=f"jobs in {queue.root}")
+    for col in ("job", "kind", "run", "status", "progress", "loss", "ETA", "worker", "tries"):
+        table.add_column(col)
+    for j in jobs:
+        loss = j.progress.get("loss")
+        table.add_row(
+            j.id,
+            j.kind,
+            j.run_id or "",
+            j.status if not j.error else f"{j.status}: {j.error.splitlines()[0][:60]}",
+            progress_text(j),
+            f"{loss:.4f}" if loss is not None and j.status in ("running", "cancelling") else "",
+            format_duration(j.progress.get("eta")) if j.status == "running" else "",
+            j.worker or "",
+            str(j.attempts),
+        )
+    console.print(table)
+    workers = queue.live_workers()
+    names = ", ".join(f"{w['worker_id']} ({w.get('device', '?')})" for w in workers)
+    console.print(f"live workers: {names or 'none'}")
+    return 0
+
+
+def _show_job(queue: JobQueue, job: Job, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(job.to_dict(), indent=2, default=str))
+        return 0
+    stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""  # noqa: E731
+    rows: list[tuple[str, Any]] = [
+        ("job", job.id),
+        ("kind", job.kind),
+        ("status", job.status),
+        ("run", job.run_id or ""),
+        ("progress", progress_text(job)),
+        ("attempts", job.attempts),
+        ("worker", job.worker or ""),
+        ("created", stamp(job.created)),
+        ("started", stamp(job.started)),
+        ("finished", stamp(job.finished)),
+        ("log", queue.log_file(job) or ""),
+    ]
+    for name, value in rows:
+        console.print(f"[bold]{name:>9}[/bold]  {value}", highlight=False)
+    if job.error:
+        console.print(f"[red]error:[/red] {job.error}", highlight=False)
+    if job.traceback:
+        console.print(job.traceback, markup=False, highlight=False)
+    log = queue.log_file(job)
+    if log is not None and log.is_file():
+        console.print(f"[bold]last lines of the log[/bold] ({log}):")
+        for line in log.read_text().splitlines()[-LOG_TAIL:]:
+            console.print(line, markup=False, highlight=False)
+    return 0
+
+
+def cancel_job(args: argparse.Namespace) -> int:
+    job = _queue(args).cancel(args.job)
+    console.print(f"job {job.id}: {job.status}")
+    return 0
+
+
+def delete_job(args: argparse.Namespace) -> int:
+    _queue(args).delete(args.job)
+    console.print(f"job {args.job} deleted")
+    return 0

@@ -1,0 +1,132 @@
+"""The built-in job kinds: "run" trains an IMP-WR run, "analysis" computes on stored results.
+
+Both are thin: validation is the spec's (or the analysis module's), execution is `run_imp`'s
+(or the analysis module's), so a job computes exactly what the CLI would.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import re
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from engine.config import RunSpec, SpecError
+from engine.jobs import Job, JobKind, Prepared, register_kind
+from engine.store import Store
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def _prepare_run(store: Store, payload: dict[str, Any]) -> Prepared:
+    spec = RunSpec.from_dict(payload)
+    # A relative data folder means "relative to where I submitted", not to the worker's cwd.
+    spec = spec.replace(data=spec.data.replace(root=str(Path(spec.data.root).resolve())))
+    identity = spec.identity() | {"baselines": spec.baselines.to_dict()}
+    return Prepared(spec.to_dict(), identity, spec.run_id)
+
+
+def planned_levels(spec: RunSpec) -> list[tuple[str, int]]:
+    """Every (branch, level) `run_imp` trains for `spec`, in its order (for progress and ETA)."""
+    out = [("imp", level) for level in range(spec.prune.levels + 1)]
+    at = spec.baseline_level
+    for kind in spec.baselines.kinds:
+        out += [("ft", level) for level in range(1, at + 1)] if kind == "ft" else [(kind, at)]
+    return out
+
+
+def _run_is_stored(store: Store, job: Job) -> bool:
+    spec = RunSpec.from_dict(job.payload)
+    return store.has_run(spec.run_id) and all(
+        store.level(spec.run_id, level, branch).done for branch, level in planned_levels(spec)
+    )
+
+
+_LABEL = re.compile(r"^(\w+) level (\d+)$")
+
+
+class RunProgress:
+    """A `Reporter` wrapper that adds the branch, level and the run's done fraction."""
+
+    def __init__(self, inner: Any, spec: RunSpec, store: Store):
+        self.inner, self.store, self.run_id = inner, store, spec.run_id
+        self.plan = planned_levels(spec)
+        self.label, self.done = "", 0
+
+    def progress(self, **fields: Any) -> None:
+        label = fields.get("label", "")
+        if label != self.label:  # a new level: count what is finished (skipped levels too)
+            self.label = label
+            self.done = sum(self.store.level(self.run_id, lv, br).done for br, lv in self.plan)
+        extra: dict[str, Any] = {}
+        m = _LABEL.match(label)
+        if m:
+            extra = {"branch": m.group(1), "level": int(m.group(2))}
+        level_part = fields["iteration"] / max(fields["total"], 1)
+        extra["fraction"] = min((self.done + level_part) / len(self.plan), 1.0)
+        self.inner.progress(**fields, **extra)
+
+    def epoch_done(self, row: dict[str, float]) -> None:
+        self.inner.epoch_done(row)
+
+    def cancelled(self) -> bool:
+        return self.inner.cancelled()
+
+
+def _execute_run(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
+    from rich.console import Console
+
+    from engine.cli.display import summary_table
+    from engine.imp import run_imp
+    from engine.train import Cancelled
+
+    spec = RunSpec.from_dict(job.payload)
+    store.create_run(spec)  # the run folder (which holds this job's log) is a registered run
+    reporter.log(f"run {spec.run_id} in {store.root}")
+    t0 = time.perf_counter()
+    try:
+        summaries = run_imp(spec, store, device, RunProgress(reporter, spec, store))
+    except Cancelled:
+        store.touch(spec.run_id, status="cancelled")
+        raise
+    except Exception:
+        store.touch(spec.run_id, status="failed")
+        raise
+    except BaseException:  # the worker is stopping: the job goes back to the queue
+        store.touch(spec.run_id, status="queued")
+        raise
+    table = io.StringIO()
+    Console(file=table, width=100).print(summary_table(summaries, title=spec.run_id))
+    reporter.log(table.getvalue().rstrip())
+    reporter.log(f"finished in {time.perf_counter() - t0:.1f} s")
+    return {"run_id": spec.run_id, "trained": len(summaries)}
+
+
+register_kind(JobKind("run", _prepare_run, _execute_run, _run_is_stored))
+
+
+# --- analysis -------------------------------------------------------------------------------
+
+
+def _analysis_jobs() -> ModuleType:
+    try:
+        return importlib.import_module("engine.analysis.jobs")
+    except ModuleNotFoundError as e:
+        if e.name not in ("engine.analysis", "engine.analysis.jobs"):
+            raise
+        raise SpecError("kind", "analysis jobs are not available in this version") from None
+
+
+def _prepare_analysis(store: Store, payload: dict[str, Any]) -> Prepared:
+    request = _analysis_jobs().normalize_request(store, payload)
+    return Prepared(request, request, request.get("run_id"))
+
+
+def _execute_analysis(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
+    return _analysis_jobs().execute(store, job.payload, device, reporter)
+
+
+register_kind(JobKind("analysis", _prepare_analysis, _execute_analysis))

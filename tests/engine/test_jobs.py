@@ -1,0 +1,191 @@
+"""The job queue: dedup by content hash, atomic claims, cancel, stale-heartbeat recovery,
+bounded retries and the CLI commands, without worker processes (see test_worker.py)."""
+
+import time
+
+import pytest
+
+from engine.cli import main
+from engine.config import SpecError
+from engine.imp import run_imp
+from engine.jobs import ENV, JobError, JobQueue, JobSettings
+from engine.store import Store
+from engine.worker import run_worker
+from tests.engine.jobkinds import small_spec  # also registers the test_* kinds
+
+
+@pytest.fixture
+def queue(tmp_path, monkeypatch):
+    """A queue whose settings (from the environment) in-process workers share."""
+    for name, value in (
+        ("heartbeat_timeout", "0.3"),
+        ("max_attempts", "2"),
+        ("poll_interval", "0.01"),
+    ):
+        monkeypatch.setenv(ENV[name], value)
+    q = JobQueue(tmp_path)
+    yield q
+    q.close()
+
+
+def test_same_computation_is_one_job(queue):
+    spec = small_spec()
+    a = queue.submit("run", spec.to_dict(), owner="ann")
+    reordered = dict(reversed(list(spec.to_dict().items())))
+    b = queue.submit("run", reordered, owner="bob")
+    assert a.id == b.id and a.key == b.key and b.owner == "ann"
+    assert a.run_id == spec.run_id
+    assert a.log_path == f"runs/{spec.run_id}/logs/{a.id}.log"
+    # the data folder does not change what is computed; the seed does
+    moved = spec.replace(data=spec.data.replace(root="/elsewhere")).to_dict()
+    assert queue.submit("run", moved).id == a.id
+    assert queue.submit("run", small_spec(seed=7).to_dict()).id != a.id
+    assert [j.id for j in queue.list()][-1] == a.id  # newest first
+    assert len(queue.list()) == 2
+
+
+def test_bad_payloads_are_refused_before_queueing(queue):
+    bad = small_spec().to_dict()
+    bad["train"]["lr"] = -1.0
+    with pytest.raises(SpecError, match=r"train\.lr"):
+        queue.submit("run", bad)
+    with pytest.raises(SpecError, match="unknown job kind 'nope'"):
+        queue.submit("nope", {})
+    with pytest.raises(SpecError, match="run_id"):  # validated by engine.analysis.jobs
+        queue.submit("analysis", {"run_id": "nope", "what": "distances"})
+    assert queue.list() == []
+
+
+def test_claims_are_fifo_exclusive_and_filtered_by_kind(queue):
+    jobs = [queue.submit("test_record", {"n": n}) for n in range(3)]
+    assert queue.claim("w1", kinds=("run",)) is None
+    first, second = queue.claim("w1"), queue.claim("w2")
+    assert (first.id, second.id) == (jobs[0].id, jobs[1].id)
+    assert (first.status, first.worker, first.attempts) == ("running", "w1", 1)
+    assert queue.get(second.id).worker == "w2"
+    assert queue.claim("w3").id == jobs[2].id
+    assert queue.claim("w4") is None
+
+
+def test_cancel_queued_and_running_jobs(queue):
+    queued = queue.submit("test_record", {"n": 1})
+    assert queue.cancel(queued.id).status == "cancelled"
+    assert queue.claim("w1") is None
+    running = queue.submit("test_record", {"n": 2})
+    queue.claim("w1")
+    assert queue.cancel(running.id).status == "cancelling"
+    assert queue.heartbeat(running.id, "w1") == "cancelling"
+    assert queue.mark_cancelled(running.id, "w1").status == "cancelled"
+    again = queue.submit("test_record", {"n": 1})  # a cancelled job comes back as a new attempt
+    assert (again.id, again.status, again.attempts) == (queued.id, "queued", 0)
+
+
+def test_stale_heartbeat_requeues_then_gives_up(queue):
+    job = queue.submit("test_record", {"n": 1})
+    queue.claim("dead-1")
+    assert queue.claim("w2") is None  # the heartbeat is still fresh
+    time.sleep(0.4)
+    retry = queue.claim("w2")
+    assert (retry.id, retry.attempts, retry.worker) == (job.id, 2, "w2")
+    assert "worker dead-1 stopped responding" in retry.error
+    assert queue.heartbeat(job.id, "dead-1") == "lost"  # the first worker lost the job
+    assert queue.finish(job.id, "dead-1", {}) is None
+    time.sleep(0.4)
+    assert queue.claim("w3") is None  # max_attempts = 2 used up
+    failed = queue.get(job.id)
+    assert failed.status == "failed" and "gave up after 2 attempts" in failed.error
+
+
+def test_progress_merges_and_deleted_job_is_lost(queue):
+    job = queue.submit("test_record", {"n": 1})
+    queue.claim("w1")
+    assert queue.progress(job.id, "w1", epoch=1, loss=2.0) == "running"
+    assert queue.progress(job.id, "w1", epoch=2) == "running"
+    assert queue.get(job.id).progress == {"epoch": 2, "loss": 2.0}
+    queue.delete(job.id)
+    assert queue.heartbeat(job.id, "w1") == "lost"
+    with pytest.raises(JobError, match="no job"):
+        queue.get(job.id)
+
+
+def test_live_workers_come_from_fresh_heartbeats(queue):
+    queue.worker_heartbeat("w1", pid=1, device="cpu")
+    assert [w["worker_id"] for w in queue.live_workers()] == ["w1"]
+    time.sleep(0.4)
+    assert queue.live_workers() == []
+
+
+def test_done_run_job_is_reused_until_its_run_is_deleted(queue):
+    spec = small_spec(levels=0, length="1ep")
+    job = queue.submit("run", spec.to_dict())
+    run_imp(spec, Store(queue.root), "cpu")
+    queue.claim("w1")
+    queue.finish(job.id, "w1", {"run_id": spec.run_id})
+    assert queue.submit("run", spec.to_dict()).status == "done"
+    Store(queue.root).delete_run(spec.run_id)
+    assert queue.submit("run", spec.to_dict()).status == "queued"
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv(ENV["heartbeat_timeout"], "2.5")
+    monkeypatch.setenv(ENV["max_attempts"], "5")
+    s = JobSettings.from_env(poll_interval=0.1)
+    assert (s.heartbeat_timeout, s.max_attempts, s.poll_interval) == (2.5, 5, 0.1)
+    assert s.beat_interval <= 0.5
+    monkeypatch.setenv(ENV["max_attempts"], "many")
+    with pytest.raises(SpecError, match="IMP_LAB_MAX_ATTEMPTS"):
+        JobSettings.from_env()
+    with pytest.raises(SpecError, match="max_attempts"):
+        JobSettings(max_attempts=0)
+
+
+def test_failed_job_keeps_its_error_after_bounded_retries(queue, capsys):
+    job = queue.submit("test_crash", {"n": 3})
+    assert run_worker(queue.root, "cpu", max_jobs=2, worker_id="w1") == 2
+    failed = queue.get(job.id)
+    assert (failed.status, failed.attempts) == ("failed", 2)
+    assert failed.error == "RuntimeError: boom 3"
+    assert "Traceback" in failed.traceback and "_crash" in failed.traceback
+    log = queue.log_file(failed).read_text()
+    assert log.count("RuntimeError: boom 3") >= 2 and "attempt 2/2" in log
+    # an error no retry can fix fails at once
+    refused = queue.submit("test_refuse", {"n": 1})
+    run_worker(queue.root, "cpu", max_jobs=1, worker_id="w1")
+    assert queue.get(refused.id).status == "failed" and queue.get(refused.id).attempts == 1
+    capsys.readouterr()
+    assert main(["jobs", job.id, "--store", str(queue.root)]) == 0
+    shown = capsys.readouterr().out
+    assert "failed" in shown and "boom 3" in shown and "Traceback" in shown
+
+
+def test_cli_submit_list_cancel_delete(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = str(tmp_path / "store")
+    flags = ["--data-name", "synthetic_tiny", "--train-length", "1ep", "--prune-levels", "1"]
+    assert main(["submit", *flags, "--store", store]) == 0
+    assert main(["submit", *flags, "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "no worker is running" in out
+    jobs = JobQueue(store).list()
+    assert len(jobs) == 1 and jobs[0].payload["train"]["length"] == "1ep"
+    assert main(["jobs", "--store", store]) == 0
+    assert "queued" in capsys.readouterr().out
+    assert main(["cancel", jobs[0].id, "--store", store]) == 0
+    assert JobQueue(store).get(jobs[0].id).status == "cancelled"
+    assert main(["delete", jobs[0].id, "--store", store]) == 0
+    assert JobQueue(store).list() == []
+    assert main(["cancel", jobs[0].id, "--store", store]) == 2
+    assert "no job" in capsys.readouterr().err
+
+
+def test_analysis_job_runs_once_on_a_stored_run(queue):
+    spec = small_spec(levels=1, length="1ep")
+    run_imp(spec, Store(queue.root), "cpu")
+    request = {"run_id": spec.run_id, "what": "distances"}
+    job = queue.submit("analysis", request)
+    assert job.log_path == f"runs/{spec.run_id}/logs/{job.id}.log"
+    assert run_worker(queue.root, "cpu", max_jobs=1, worker_id="w1") == 1
+    done = queue.get(job.id)
+    assert done.status == "done" and done.result["computed"] >= 1
+    assert done.progress["fraction"] == 1.0
+    assert queue.submit("analysis", dict(request)).status == "done"  # cached, not recomputed
