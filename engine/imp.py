@@ -200,7 +200,12 @@ def run_imp(
     reporter: Reporter | None = None,
 ) -> list[dict]:
     """Train (or resume) every IMP-WR level, then the requested baselines; return summaries."""
-    ctx = open_run(spec, store, device, reporter)
+    return train_run(open_run(spec, store, device, reporter))
+
+
+def train_run(ctx: Context) -> list[dict]:
+    """The levels and baselines of an opened run (see `open_run`)."""
+    spec = ctx.spec
     ctx.store.touch(ctx.run_id, spec=spec.to_dict(), status="running")
     model = ctx.fresh_model(spec.seed)
     names = prunable_names(model)

@@ -80,15 +80,16 @@ def _execute_run(job: Job, store: Store, device: Any, reporter: Any) -> dict[str
     from rich.console import Console
 
     from engine.cli.display import summary_table
-    from engine.imp import run_imp
+    from engine.imp import open_run, train_run
     from engine.train import Cancelled
 
     spec = RunSpec.from_dict(job.payload)
-    store.create_run(spec)  # the run folder (which holds this job's log) is a registered run
+    # Checks the data and the rewind point, then registers the run whose folder holds the log.
+    ctx = open_run(spec, store, device, RunProgress(reporter, spec, store))
     reporter.log(f"run {spec.run_id} in {store.root}")
     t0 = time.perf_counter()
     try:
-        summaries = run_imp(spec, store, device, RunProgress(reporter, spec, store))
+        summaries = train_run(ctx)
     except Cancelled:
         store.touch(spec.run_id, status="cancelled")
         raise

@@ -61,11 +61,14 @@ class JobReporter:
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] = {}
         self._start: tuple[float, float] | None = None  # (time, fraction) of the first report
-        path = queue.log_file(job)
+        self._log_path = queue.log_file(job)
         self._log: IO[str] | None = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = path.open("a", buffering=1)
+        self._pending: list[str] = []
+        # A run's log waits until the run is registered, so a run that fails validation leaves
+        # no half-made folder in the store (its error is in the job record).
+        self._ready = (
+            (lambda: True) if job.run_id is None else (lambda: queue.store.has_run(job.run_id))
+        )
 
     def progress(self, **fields: Any) -> None:
         now = time.time()
@@ -97,10 +100,19 @@ class JobReporter:
             return dict(self._snapshot)
 
     def log(self, text: str) -> None:
-        for stream in (self._log, self.echo):
-            if stream is not None:
-                stream.write(text.rstrip("\n") + "\n")
-                stream.flush()
+        line = text.rstrip("\n") + "\n"
+        if self._log is None and self._log_path is not None:
+            self._pending.append(line)
+            if self._ready():
+                self._log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log = self._log_path.open("a", buffering=1)
+                self._log.write("".join(self._pending))
+                self._pending.clear()
+        elif self._log is not None:
+            self._log.write(line)
+        if self.echo is not None:
+            self.echo.write(line)
+            self.echo.flush()
 
     def close(self) -> None:
         if self._log is not None:

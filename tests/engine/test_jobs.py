@@ -189,3 +189,14 @@ def test_analysis_job_runs_once_on_a_stored_run(queue):
     assert done.status == "done" and done.result["computed"] >= 1
     assert done.progress["fraction"] == 1.0
     assert queue.submit("analysis", dict(request)).status == "done"  # cached, not recomputed
+
+
+def test_run_job_with_impossible_rewind_fails_and_leaves_the_store_clean(queue):
+    spec = small_spec(length="2ep")
+    spec = spec.replace(prune=spec.prune.replace(rewind="1000it"))  # 2 epochs are 16 iterations
+    job = queue.submit("run", spec.to_dict())
+    assert run_worker(queue.root, "cpu", max_jobs=1, worker_id="w1") == 1
+    failed = queue.get(job.id)
+    assert failed.status == "failed" and "prune.rewind" in failed.error
+    assert queue.store.run_ids() == []
+    assert queue.store.list_runs() == ([], [])
