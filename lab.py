@@ -26,7 +26,7 @@ PY = VENV / "bin" / "python"
 def _ensure_env(requirements: str) -> None:
     if sys.version_info[:2] < (3, 11):  # noqa: UP036 - users may run an older python3
         sys.exit(f"IMP Lab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    files = [ROOT / "requirements.txt", ROOT / requirements]
+    files = sorted(ROOT.glob("requirements*.txt"))  # -r includes chain them
     stamp = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     marker = VENV / f".installed-{requirements}"
     if marker.is_file() and marker.read_text() == stamp and PY.exists():

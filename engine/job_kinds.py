@@ -130,4 +130,8 @@ def _execute_analysis(job: Job, store: Store, device: Any, reporter: Any) -> dic
     return _analysis_jobs().execute(store, job.payload, device, reporter)
 
 
-register_kind(JobKind("analysis", _prepare_analysis, _execute_analysis))
+def _analysis_is_stored(store: Store, job: Job) -> bool:
+    return _analysis_jobs().is_stored(store, job.payload)
+
+
+register_kind(JobKind("analysis", _prepare_analysis, _execute_analysis, _analysis_is_stored))

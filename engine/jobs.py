@@ -27,6 +27,8 @@ from typing import Any
 import diskcache
 
 from engine.config import SpecError, content_hash
+from engine.limits import check_owner, check_request
+from engine.settings import Limits, load_settings
 from engine.store import Store, StoreError, check_name
 
 STATUSES = ("queued", "running", "cancelling", "cancelled", "done", "failed")
@@ -175,9 +177,14 @@ class JobQueue:
     short however many finished jobs are kept.
     """
 
-    def __init__(self, root: str | Path, settings: JobSettings | None = None):
+    def __init__(
+        self, root: str | Path, settings: JobSettings | None = None, limits: Limits | None = None
+    ):
         self.root = Path(root)
         self.settings = settings or JobSettings.from_env()
+        cfg = load_settings()
+        self.limits = cfg.limits if limits is None else limits
+        self.data_folder = Path(cfg.data) if cfg.hosted else None  # runs read data only there
         # Never evict: a job record is data, not a cache entry.
         self.cache = diskcache.Cache(str(self.root / "jobs"), eviction_policy="none")
         self.store = Store(self.root)
@@ -232,9 +239,11 @@ class JobQueue:
 
         A queued, running or done job is returned as it is (a done one only while its result
         is still in the store); a failed or cancelled one is queued again as a new attempt.
+        A request over one of the operator's `limits` raises `LimitError` naming the limit.
         """
         k = job_kind(kind)
         prepared = k.prepare(self.store, payload)
+        check_request(self.limits, kind, prepared.payload, self.data_folder)
         key = content_hash([kind, prepared.identity])
         job_id = f"{kind}-{key[:12]}"
         if prepared.run_id is None:
@@ -247,6 +256,7 @@ class JobQueue:
                 old.status in ACTIVE or (old.status == "done" and k.result_exists(self.store, old))
             ):
                 return old
+            check_owner(self.limits, owner, self._active_for(owner))
             job = Job(
                 id=job_id,
                 kind=kind,
@@ -260,6 +270,11 @@ class JobQueue:
             self._save(job)
             self._place(job_id, "queued", kind)
         return job
+
+    def _active_for(self, owner: str) -> int:
+        """How many queued or running jobs `owner` has (read inside the submit transaction)."""
+        ids = [e[0] for e in self.cache.get("queued", [])] + self.cache.get("claimed", [])
+        return sum(1 for j in map(self._load, ids) if j is not None and j.owner == owner)
 
     def cancel(self, job_id: str) -> Job:
         """Queued: cancelled at once. Running: asked to stop (its worker checks every epoch)."""
@@ -292,13 +307,61 @@ class JobQueue:
                 if kinds is not None and kind not in kinds:
                     continue
                 job = self.get(job_id)
-                job.status, job.worker, job.attempts = "running", worker_id, job.attempts + 1
-                job.started = job.heartbeat = now
-                job.finished, job.progress = None, {}
-                self._save(job)
-                self._place(job_id, job.status)
+                self._take(job, worker_id, now)
                 return job
         return None
+
+    def _take(self, job: Job, worker_id: str, now: float) -> None:
+        job.status, job.worker, job.attempts = "running", worker_id, job.attempts + 1
+        job.started = job.heartbeat = now
+        job.finished, job.progress = None, {}
+        self._save(job)
+        self._place(job.id, job.status)
+
+    def claim_job(self, job_id: str, worker_id: str, takeover: str | None = None) -> Job | None:
+        """Atomically take one job by id, for a backend that schedules jobs itself (Ray).
+
+        Takes a queued job, or one still held by a worker whose id starts with `takeover`: an
+        earlier attempt of the same task that the backend knows is dead (it retried the task),
+        so the job resumes at once instead of waiting for its heartbeat to go stale. None when
+        the job is not there to take (another worker has it, it ended, or it was deleted).
+        """
+        now = time.time()
+        with self.cache.transact():
+            job = self._load(job_id)
+            if job is None:
+                return None
+            if job.status != "queued":
+                held = job.status in CLAIMED and job.worker not in (None, worker_id)
+                if not (takeover and held and job.worker.startswith(takeover)):
+                    return None
+                lost = f"worker {job.worker} was lost (its task was retried)"
+                self.unregister_worker(job.worker)  # dead: it must not show as live
+                if job.status == "cancelling":
+                    job.status, job.finished = "cancelled", now
+                elif job.attempts >= self.settings.max_attempts:
+                    job.status, job.finished = "failed", now
+                    job.error = f"{lost}; gave up after {job.attempts} attempts"
+                    job.traceback = None
+                else:
+                    job.error = f"{lost}; resumed"
+                if job.status != "running":
+                    job.worker = None
+                    self._save(job)
+                    self._place(job_id, None)
+                    return None
+            self._take(job, worker_id, now)
+            return job
+
+    def queued(self) -> list[tuple[str, str]]:
+        """(id, kind) of the queued jobs in claim order: a cheap read for dispatchers."""
+        return [(job_id, kind) for job_id, kind in self.cache.get("queued", [])]
+
+    def recover(self) -> None:
+        """Requeue jobs whose worker stopped beating (claims do it too; a backend that only
+        takes jobs by id calls this instead)."""
+        with self.cache.transact():
+            self._recover(time.time())
 
     def _stale(self, job: Job, now: float) -> bool:
         beat = job.heartbeat or job.started or 0.0
@@ -441,4 +504,4 @@ class JobQueue:
 
 
 # Importing the built-in kinds registers them; they need `register_kind` defined above.
-from engine import job_kinds  # noqa: E402, F401
+from engine import job_kinds, reproduce  # noqa: E402, F401

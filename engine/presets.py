@@ -83,3 +83,58 @@ def preset(name: str) -> RunSpec:
     if name not in PRESETS:
         raise SpecError("preset", f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name][1]
+
+
+# The `reproduce` group: every experiment behind Figures 1-5 for one model and data set, run
+# for several seeds (issue: reproduce the paper's findings). Sized to run on 2 CPU cores.
+REPRODUCE: dict[str, tuple[str, RunSpec]] = {
+    "lenet-mnist5k": (
+        "LeNet-300-100 on mnist5k: Adam 1.2e-3, batch 60, 10 epochs per level, 10 levels "
+        "(20%, output 10%), rewind to init, all baselines at level 10.",
+        RunSpec(
+            data=DataSpec("mnist5k"),
+            model=ModelSpec("lenet_300_100"),
+            train=TrainSpec(
+                optimizer="adam",
+                lr=1.2e-3,
+                weight_decay=0.0,
+                batch_size=60,
+                length="10ep",
+                schedule="constant",
+                milestones=(),
+                checkpoint_every=1,
+            ),
+            prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
+            baselines=BaselineSpec(kinds=ALL_BASELINES),
+        ),
+    ),
+    "conv2-mnist5k": (
+        "Conv-2 on mnist5k: Adam 2e-4 (Frankle & Carbin), batch 60, 3 epochs per level, "
+        "4 levels (global 20%, output 10%), rewind to init, all baselines at level 4.",
+        RunSpec(
+            data=DataSpec("mnist5k"),
+            model=ModelSpec("conv2"),
+            train=TrainSpec(
+                optimizer="adam",
+                lr=2e-4,
+                weight_decay=0.0,
+                batch_size=60,
+                length="3ep",
+                schedule="constant",
+                milestones=(),
+                checkpoint_every=1,
+            ),
+            prune=PruneSpec(levels=4, rate=0.2, output_rate=0.1, rewind="0it"),
+            baselines=BaselineSpec(kinds=ALL_BASELINES),
+        ),
+    ),
+}
+
+
+def reproduce_specs(name: str, seeds: tuple[int, ...] = (0, 1, 2)) -> list[RunSpec]:
+    """The runs of one `reproduce` experiment, one per seed."""
+    if name not in REPRODUCE:
+        raise SpecError(
+            "reproduce", f"unknown experiment {name!r}; choose one of: {', '.join(REPRODUCE)}"
+        )
+    return [REPRODUCE[name][1].replace(seed=s) for s in seeds]

@@ -1,14 +1,178 @@
-"""Where things live: the store and the data folder, from the environment or defaults."""
+"""Every installation setting in one place: the store and data folders, the worker count, the
+hosted mode's credential and the limits an operator sets.
+
+Each setting is read from, in order of precedence: its environment variable, the TOML config
+file (``$IMP_LAB_CONFIG``, else ``imp-lab.toml`` in the working directory when it exists), the
+default. The same settings work inside the Docker image and outside it; the README's "Hosting
+with Docker" lists them all. The token is read from the environment only: a file in the
+working tree is too easy to commit.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from engine.config import SpecError
+
+CONFIG_ENV = "IMP_LAB_CONFIG"
+CONFIG_DEFAULT = "imp-lab.toml"
+TOKEN_ENV = "IMP_LAB_TOKEN"
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+class LimitError(SpecError):
+    """A request over an operator's limit; `field` is the limit's name."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request caps for a shared server; None means no cap."""
+
+    max_epoch_levels: int | None = None  # training epochs × trainings (IMP levels + baselines)
+    max_queued_per_user: int | None = None  # a user's queued and running jobs at once
+    max_hessian_k: int | None = None  # top-k eigenvalues of a spectrum
+    max_subset: int | None = None  # examples an analysis evaluates on
+
+    def check(self, name: str, value: int | None, what: str) -> None:
+        cap = getattr(self, name)
+        if cap is not None and value is not None and value > cap:
+            raise LimitError(name, f"{what} is {value}, over this server's limit of {cap}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = "store"
+    data: str = "data"
+    workers: int = 1
+    hosted: bool = False
+    token: str | None = field(default=None, repr=False)
+    limits: Limits = Limits()
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise SpecError("workers", f"{self.workers} is negative; use 0 or more")
+        for f in dataclasses.fields(Limits):
+            value = getattr(self.limits, f.name)
+            if value is not None and value < 1:
+                raise SpecError(f.name, f"{value} is below 1; use a positive number or unset it")
+
+    @property
+    def credential_configured(self) -> bool:
+        return bool(self.token)
+
+    def hosted_problem(self) -> str | None:
+        """Why hosted mode must not start, or None: launching would be open to anyone."""
+        if self.hosted and not self.credential_configured:
+            return (
+                f"Hosted mode (IMP_LAB_HOSTED=1) needs a credential: set {TOKEN_ENV} to a "
+                "password or token; without one, anyone could launch, cancel and delete jobs."
+            )
+        return None
+
+
+_ENV = {
+    "store": "IMP_LAB_STORE",
+    "data": "IMP_LAB_DATA",
+    "workers": "IMP_LAB_WORKERS",
+    "hosted": "IMP_LAB_HOSTED",
+}
+_LIMIT_ENV = {f.name: f"IMP_LAB_{f.name.upper()}" for f in dataclasses.fields(Limits)}
+
+
+def _convert(name: str, value: Any, kind: str) -> Any:
+    if kind == "bool":
+        text = str(value).strip().lower()
+        if isinstance(value, bool) or text in TRUE + FALSE:
+            return value if isinstance(value, bool) else text in TRUE
+        raise SpecError(name, f"{value!r} is not true or false")
+    if kind == "int":
+        if isinstance(value, bool):
+            raise SpecError(name, f"{value!r} is not a whole number")
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise SpecError(name, f"{value!r} is not a whole number") from None
+    return str(value)
+
+
+def config_path() -> Path | None:
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        if not Path(named).is_file():
+            raise SpecError(CONFIG_ENV, f"no config file at {named}")
+        return Path(named)
+    return Path(CONFIG_DEFAULT) if Path(CONFIG_DEFAULT).is_file() else None
+
+
+def _read_config(path: Path | None) -> dict[str, Any]:
+    """The config file's tables, parsed as data (TOML), never executed."""
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(CONFIG_ENV, f"{path} is not valid TOML: {e}") from None
+    known = {*_ENV, "limits"}
+    for key in data:
+        if key not in known:
+            raise SpecError(key, f"unknown setting in {path}; use one of: {', '.join(known)}")
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict) or not set(limits) <= set(_LIMIT_ENV):
+        raise SpecError("limits", f"a table with keys among: {', '.join(_LIMIT_ENV)}")
+    return data
+
+
+def load_settings() -> Settings:
+    """Defaults, then the config file, then environment variables (which win)."""
+    file = _read_config(config_path())
+    kinds = {"store": "str", "data": "str", "workers": "int", "hosted": "bool"}
+    values: dict[str, Any] = {}
+    for name, var in _ENV.items():
+        raw = os.environ.get(var)
+        raw = raw if raw not in (None, "") else file.get(name)
+        if raw is not None:
+            values[name] = _convert(name, raw, kinds[name])
+    limits: dict[str, Any] = {}
+    for name, var in _LIMIT_ENV.items():
+        raw = os.environ.get(var)
+        raw = raw if raw not in (None, "") else file.get("limits", {}).get(name)
+        if raw is not None:
+            limits[name] = _convert(name, raw, "int")
+    token = os.environ.get(TOKEN_ENV) or None
+    return Settings(**values, token=token, limits=Limits(**limits))
 
 
 def store_root() -> Path:
-    return Path(os.environ.get("IMP_LAB_STORE", "store"))
+    return Path(load_settings().store)
 
 
 def data_root() -> str:
-    return os.environ.get("IMP_LAB_DATA", "data")
+    return load_settings().data
+
+
+def main(argv: list[str]) -> int:
+    """`python -m engine.settings check`: exit 2 with the reason when the settings are unusable
+    or hosted mode has no credential; `workers`: print the configured CPU worker count."""
+    try:
+        cfg = load_settings()
+    except SpecError as e:
+        print(f"imp-lab: bad setting: {e}", file=sys.stderr)
+        return 2
+    if argv[:1] == ["workers"]:
+        print(cfg.workers)
+        return 0
+    problem = cfg.hosted_problem()
+    if problem:
+        print(f"imp-lab: refusing to start. {problem}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

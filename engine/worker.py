@@ -203,6 +203,32 @@ def parent_watch(parent_pid: int) -> Callable[[], bool]:
     return alive
 
 
+@contextlib.contextmanager
+def beating(
+    queue: JobQueue,
+    worker_id: str,
+    info: dict[str, Any],
+    parent_alive: Callable[[], bool] | None = None,
+) -> Iterator[Heartbeat]:
+    """A registered worker with its heartbeat thread running; unregistered on the way out."""
+    heart = Heartbeat(queue, worker_id, info, parent_alive)
+    queue.worker_heartbeat(worker_id, **info, job=None)
+    heart.start()
+    try:
+        yield heart
+    finally:
+        heart.stop()
+        queue.unregister_worker(worker_id)
+
+
+def worker_device(device: str) -> torch.device:
+    """The device a worker trains on; a CUDA index this machine lacks is refused."""
+    dev = resolve_device(device)
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise SpecError("device", f"{device!r}: no such CUDA device here; use cpu or auto")
+    return dev
+
+
 def execute_job(
     queue: JobQueue, job: Job, worker_id: str, device: torch.device, heart: Heartbeat
 ) -> str:
@@ -224,8 +250,11 @@ def execute_job(
         reporter.log(f"stopped: {e}" if after else "stopped: the job was deleted or reassigned")
         return "cancelled"
     except (WorkerStop, KeyboardInterrupt):
-        queue.release(job.id, worker_id)
-        reporter.log("worker stopping: job given back to the queue")
+        after = queue.release(job.id, worker_id)
+        if after is not None and after.status == "cancelled":
+            reporter.log("stopped: cancelled")
+        else:
+            reporter.log("worker stopping: job given back to the queue")
         raise
     except Exception as e:
         tb = traceback.format_exc()
@@ -263,32 +292,26 @@ def run_worker(
         poll_interval=poll_interval, heartbeat_timeout=heartbeat_timeout
     )
     queue = JobQueue(store_root, settings)
-    dev = resolve_device(device)
-    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise SpecError("device", f"{device!r}: no such CUDA device here; use cpu or auto")
+    dev = worker_device(device)
     host = socket.gethostname()
     worker_id = check_name(worker_id or f"{host}-{os.getpid()}", "worker id")
     info = {"pid": os.getpid(), "host": host, "device": str(dev), "started": time.time()}
     watch = parent_watch(parent_pid) if parent_pid is not None else None
-    heart = Heartbeat(queue, worker_id, info, watch)
-    queue.worker_heartbeat(worker_id, **info, job=None)
-    heart.start()
-    print(f"worker {worker_id} on {dev}, store {queue.root}", flush=True)
     ran = 0
     try:
-        with stop_on_signals():
-            while max_jobs is None or ran < max_jobs:
-                job = queue.claim(worker_id, kinds=tuple(KINDS))
-                if job is None:
-                    time.sleep(settings.poll_interval)
-                    continue
-                execute_job(queue, job, worker_id, dev, heart)
-                ran += 1
+        with beating(queue, worker_id, info, watch) as heart:
+            print(f"worker {worker_id} on {dev}, store {queue.root}", flush=True)
+            with stop_on_signals():
+                while max_jobs is None or ran < max_jobs:
+                    job = queue.claim(worker_id, kinds=tuple(KINDS))
+                    if job is None:
+                        time.sleep(settings.poll_interval)
+                        continue
+                    execute_job(queue, job, worker_id, dev, heart)
+                    ran += 1
     except (WorkerStop, KeyboardInterrupt) as e:
         print(f"worker {worker_id} stopping ({e or 'interrupted'})", flush=True)
     finally:
-        heart.stop()
-        queue.unregister_worker(worker_id)
         queue.close()
     return ran
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import inspect, jobs, run, worker
+from engine.cli import analyze, inspect, jobs, report, reproduce, run, sweep, worker
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.store import StoreError
 
-COMMANDS = (run, inspect, worker, jobs)
+COMMANDS = (run, inspect, worker, jobs, analyze, sweep, reproduce, report)
 
 # Errors a user can fix from the message alone: printed as one line, no traceback.
 USER_ERRORS = (SpecError, StoreError, DataNotFoundError)

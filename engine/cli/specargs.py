@@ -86,6 +86,17 @@ def parse_value(text: str, default: Any, path: str) -> Any:
     return text
 
 
+def flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec fields given as flags, by dotted path (``train.lr``), parsed to their types."""
+    out: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            text = getattr(args, f"{section}.{f.name}", None)
+            if text is not None:
+                out[f"{section}.{f.name}"] = parse_value(text, f.default, f"{section}.{f.name}")
+    return out
+
+
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     """Preset or config file (or defaults), then every flag given on top."""
     base = (
@@ -95,11 +106,9 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     )
     d = base.to_dict()
     d["data"]["root"] = data_root() if not args.config else d["data"]["root"]
-    for section, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            text = getattr(args, f"{section}.{f.name}", None)
-            if text is not None:
-                d[section][f.name] = parse_value(text, f.default, f"{section}.{f.name}")
+    for path, value in flag_values(args).items():
+        section, name = path.split(".")
+        d[section][name] = value
     if args.seed is not None:
         d["seed"] = args.seed
     return RunSpec.from_dict(d)

@@ -1,6 +1,6 @@
 """Job-queue overhead: one JSON line per measurement, with a reference from the same run.
 
-    .venv/bin/python benchmarks/queue.py [--jobs 200] [--latency-samples 20]
+    .venv/bin/python benchmarks/job_queue.py [--jobs 200] [--latency-samples 20]
 
 - `write_floor`: a bare diskcache read-modify-write transaction (the floor every queue
   operation pays).
@@ -17,21 +17,15 @@ $IMP_LAB_JOB_MODULES).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path and this file would shadow the
-# standard library's `queue` (which torch imports): take it off.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import argparse
 import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import diskcache
 

@@ -1,0 +1,206 @@
+"""Everything the pages read, cached by the store's version so a rerun never re-reads disk.
+
+Tables are cached per (store, version, table, run): a new result bumps the version and the
+next rerun reads again; until then every rerun and every page reuses the frames. Runs that
+are training right now also key on their job's level and epoch, because per-epoch metrics
+are written without a version bump. Jobs are read fresh on every call (they are small and
+live). The app only reads here and submits jobs; it never trains or computes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import auth
+from engine import atomic
+from engine.analysis import tables as analysis_tables
+from engine.config import RunSpec
+from engine.jobs import ACTIVE, Job, JobQueue
+from engine.presets import PRESETS
+from engine.results import METRIC_COLUMNS, SUMMARY_COLUMNS, metrics_table, summary_table
+from engine.settings import data_root, store_root
+from engine.store import Store
+
+TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
+    "metrics": metrics_table,
+    "summary": summary_table,
+    "distances": analysis_tables.distances_table,
+    "trajectory": analysis_tables.trajectory_table,
+    "pruned_start": analysis_tables.pruned_start_table,
+    "spectra": analysis_tables.spectra_table,
+    "volume": analysis_tables.volume_table,
+    "trace": analysis_tables.trace_table,
+    "density": analysis_tables.density_table,
+    "interpolation": analysis_tables.interpolation_table,
+    "barrier": analysis_tables.barrier_table,
+    "landscape": analysis_tables.landscape_table,
+}
+COLUMNS = {"metrics": METRIC_COLUMNS, "summary": SUMMARY_COLUMNS, **analysis_tables.COLUMNS}
+
+
+def producer(name: str) -> str:
+    """The analysis job that fills table `name` (one job can fill several tables)."""
+    return analysis_tables.SOURCES[name][0]
+
+
+def root() -> str:
+    return str(Path(store_root()).resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> Store:
+    return Store(root)
+
+
+@st.cache_resource(show_spinner=False)
+def _queue(root: str) -> JobQueue:
+    return JobQueue(root)
+
+
+def store() -> Store:
+    return _store(root())
+
+
+def queue() -> JobQueue:
+    return _queue(root())
+
+
+def version() -> int:
+    return store().version()
+
+
+def jobs() -> list[Job]:
+    """Every job, newest first (read live: progress changes between reruns)."""
+    return queue().list()
+
+
+def run_jobs(all_jobs: list[Job]) -> dict[str, Job]:
+    """The newest training job of each run."""
+    out: dict[str, Job] = {}
+    for job in all_jobs:
+        if job.kind == "run" and job.run_id and job.run_id not in out:
+            out[job.run_id] = job
+    return out
+
+
+_RUN_COLUMNS = [
+    "run_id",
+    "model",
+    "data",
+    "seed",
+    "levels",
+    "length",
+    "levels_done",
+    "status",
+    "created",
+    "spec",
+]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _runs(root: str, version: int) -> pd.DataFrame:
+    records, problems = _store(root).list_runs()
+    rows = []
+    for rec in records:
+        spec = rec.get("spec") or {}
+        path = _store(root).run_path(rec["run_id"]) / "spec.json"
+        rows.append(
+            {
+                "run_id": rec["run_id"],
+                "model": spec.get("model", {}).get("name", ""),
+                "data": spec.get("data", {}).get("name", ""),
+                "seed": spec.get("seed"),
+                "levels": spec.get("prune", {}).get("levels"),
+                "length": spec.get("train", {}).get("length", ""),
+                "levels_done": rec.get("imp_levels_done", rec.get("levels_done", 0)),
+                "status": rec.get("status", ""),
+                "created": pd.Timestamp(path.stat().st_mtime, unit="s") if path.exists() else None,
+                "spec": spec,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=_RUN_COLUMNS)
+    frame.attrs["problems"] = problems
+    return frame.sort_values("created", ascending=False, ignore_index=True)
+
+
+def runs() -> pd.DataFrame:
+    """One row per stored run (newest first); `attrs["problems"]` lists unreadable folders."""
+    return _runs(root(), version())
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _table(root: str, token: Any, name: str, run_id: str) -> pd.DataFrame:
+    return TABLES[name](_store(root), run_id)
+
+
+def _token(run_id: str, version: int, live: dict[str, Job]) -> Any:
+    job = live.get(run_id)
+    if job is None or job.status not in ACTIVE:
+        return version
+    p = job.progress or {}
+    return (version, p.get("label"), p.get("epoch"))
+
+
+def table(name: str, run_ids: list[str], live: dict[str, Job] | None = None) -> pd.DataFrame:
+    """Table `name` for several runs, stacked; each run's frame is cached on its own.
+
+    `live` (run id -> its training job) makes runs that are training re-read each epoch.
+    """
+    v, live = version(), live or {}
+    frames = [_table(root(), _token(r, v, live), name, r) for r in run_ids]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS[name])
+    return pd.concat(frames, ignore_index=True)
+
+
+def analysis_jobs(all_jobs: list[Job], what: str) -> dict[str, Job]:
+    """The newest analysis job of kind `what` per run."""
+    out: dict[str, Job] = {}
+    for job in all_jobs:
+        payload = job.payload or {}
+        if job.kind == "analysis" and payload.get("what") == what:
+            out.setdefault(payload.get("run_id", ""), job)
+    return out
+
+
+def preset_spec(name: str) -> RunSpec:
+    """A preset (or the defaults), reading data from this installation's data folder."""
+    spec = PRESETS[name][1] if name in PRESETS else RunSpec()
+    return spec.replace(data=spec.data.replace(root=data_root()))
+
+
+def submit_run(spec: RunSpec) -> Job:
+    return queue().submit("run", spec.to_dict(), owner=auth.owner())
+
+
+def _follow_up_file() -> Path:
+    return Path(root()) / "app" / "analyse_after.json"
+
+
+def follow_ups() -> list[str]:
+    """Runs whose analyses are to be queued once their training job is done.
+
+    Kept in the store (not in a browser session), so closing the tab loses nothing and
+    whichever session looks next queues them.
+    """
+    path = _follow_up_file()
+    try:
+        return list(json.loads(path.read_text())) if path.is_file() else []
+    except (OSError, ValueError):
+        return []
+
+
+def set_follow_ups(run_ids: list[str]) -> None:
+    atomic.write_json(_follow_up_file(), sorted(set(run_ids)))
+
+
+def submit_analysis(run_id: str, what: str, **options: Any) -> Job:
+    request = {"run_id": run_id, "what": what, **options}
+    return queue().submit("analysis", request, owner=auth.owner())

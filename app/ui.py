@@ -1,0 +1,240 @@
+"""What every results page does: get the chosen runs, read a table, offer missing analyses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import auth, data, selection
+from engine.analysis.jobs import OPTIONS, options_for
+from engine.config import RunSpec, SpecError
+from engine.jobs import Job
+from engine.store import StoreError
+
+ALL = "all"
+RUN_TABLE = {  # how the Home and Runs pages show `runstable.rows`
+    "status": st.column_config.TextColumn("status", width=80),
+    "progress": st.column_config.ProgressColumn(
+        "progress", format="percent", min_value=0.0, max_value=1.0, width=120
+    ),
+    "where": st.column_config.TextColumn("level / epoch", width=170),
+    "eta": st.column_config.TextColumn("ETA", width=80),
+    "run_id": st.column_config.TextColumn("run", width=270),
+    "kind": st.column_config.TextColumn("kind", width=70),
+    "what": st.column_config.TextColumn("spec / analysis", width="large"),
+    "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm:ss"),
+    "id": st.column_config.TextColumn("job"),
+}
+
+
+def chosen_runs() -> list[str]:
+    """The sidebar's runs; stops the page with a hint when there are none."""
+    runs = st.session_state.get("runs") or []
+    if not runs:
+        if data.runs().empty:
+            st.info("No runs yet. Launch one on the **Launch** page.", icon=":material/info:")
+            st.page_link("views/launch.py", label="Launch a run", icon=":material/rocket_launch:")
+        else:
+            st.info("Choose one or more runs in the sidebar.", icon=":material/info:")
+        st.stop()
+    return runs
+
+
+def analysis_table(name: str, runs: list[str], all_jobs: list[Job]) -> pd.DataFrame:
+    """Table `name` for `runs`, with the state of its analysis for each run: a progress bar
+    while a job runs, a button where results are missing, and a form to compute it again
+    with other settings."""
+    frame = data.table(name, runs)
+    have = set(frame["run_id"])
+    what = data.producer(name)
+    pending = data.analysis_jobs(all_jobs, what)
+    for run_id in runs:
+        job = pending.get(run_id)
+        if job is not None and job.status in data.ACTIVE:
+            frac = float((job.progress or {}).get("fraction") or 0.0)
+            st.progress(frac, text=f"`{what}` for {run_id}: {job.status}")
+        elif run_id not in have:
+            cols = st.columns([3, 1])
+            note = f"No `{what}` results for **{run_id}** yet."
+            if job is not None and job.status == "failed":
+                note += f" The last attempt failed: {job.error}"
+            cols[0].caption(note)
+            if cols[1].button(
+                f"Compute {what}", key=f"compute-{name}-{run_id}", icon=":material/play_arrow:"
+            ):
+                submit(run_id, what)
+    if have:
+        options_form(what, [r for r in runs if r in have], key=name)
+    return frame
+
+
+def options_form(what: str, runs: list[str], key: str) -> None:
+    """Queue `what` again with other settings (e.g. top-100 after the quick top-20).
+
+    The fields are the analysis's own options with their help; a field left empty keeps the
+    default. The request is validated by the analysis, and its message shown by its field.
+    """
+    with st.expander(f"Compute `{what}` with other settings"):
+        values, slots = {}, {}
+        cols = st.columns(3)
+        for i, name in enumerate(options_for(what)):
+            opt = OPTIONS[name]
+            default = "" if opt.default is None else opt.default
+            if isinstance(default, tuple):
+                default = ",".join(map(str, default))
+            with cols[i % 3]:
+                values[name] = st.text_input(
+                    name, value=str(default), help=opt.help, key=f"opt-{key}-{name}"
+                )
+                slots[name] = st.empty()
+        if st.button(f"Queue {what}", key=f"requeue-{key}", icon=":material/play_arrow:"):
+            request = {k: v.strip() for k, v in values.items() if v.strip()}
+            for run_id in runs:
+                try:
+                    data.submit_analysis(run_id, what, **request)
+                except (SpecError, StoreError) as e:
+                    slot = slots.get(getattr(e, "field_path", ""))
+                    (slot or st).error(str(e), icon="⚠️")
+                    return
+            st.rerun()
+
+
+SHOW = "_show_runs"
+
+
+def show_runs(run_ids: list[str]) -> None:
+    """Make `run_ids` the sidebar's selection on the next script run (as soon as they are in
+    the store). The picker is a widget, so a page cannot set its value directly once it has
+    been drawn in this run."""
+    st.session_state[SHOW] = list(run_ids)
+
+
+def launch(spec: RunSpec, analyse: bool = True) -> None:
+    """Queue a run (and, once trained, its analyses) and go to the Runs page; its charts
+    open once the run exists."""
+    try:
+        job = data.submit_run(spec)
+    except (SpecError, StoreError) as e:  # the queue refuses the spec: say why
+        st.error(f"Could not queue the run: {e}")
+        return
+    if analyse:
+        analyse_after(spec.run_id)
+    show_runs([spec.run_id])
+    st.session_state["_launched"] = job.id
+    st.switch_page("views/runs.py")
+
+
+def submit(run_id: str, what: str, **options: Any) -> None:
+    try:
+        job = data.submit_analysis(run_id, what, **options)
+    except (SpecError, StoreError) as e:  # the analysis refuses the request: say why
+        st.error(f"Could not queue `{what}` for {run_id}: {e}")
+        return
+    st.toast(f"Queued `{what}` for {run_id} (job {job.id})", icon=":material/schedule:")
+    st.rerun()
+
+
+def distinct(frame: pd.DataFrame, column: str, kind: type = int) -> list:
+    """The sorted distinct values of a column as plain Python values (for widgets and URLs)."""
+    return sorted({kind(v) for v in frame[column]})
+
+
+def level_or_all(text: str) -> Any:
+    return text if text == ALL else int(text)
+
+
+def choose(
+    label: str,
+    key: str,
+    options: list[Any],
+    default: Any,
+    *,
+    widget=st.selectbox,
+    cast=None,
+    **kw: Any,
+) -> Any:
+    """A select widget whose value is kept in the URL."""
+    if not options:
+        return None
+    default = default if default in options else options[0]
+    return widget(label, options, **selection.synced(key, default, options, cast=cast), **kw)
+
+
+def toggle(label: str, key: str, default: bool = False, **kw: Any) -> bool:
+    return st.toggle(label, **selection.synced(key, default), **kw)
+
+
+# --- keeping pages live --------------------------------------------------------------------
+def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
+    """The analyses queued when a launched run finishes training, cheapest first so pages
+    fill in early. The Hessian ones start light (top-20, 30 Hutchinson probes, one Lanczos
+    run of 40 steps) and the landscape covers the last level only, so a laptop shows every
+    chart within minutes; each page's "other settings" form queues the analysis defaults
+    (top-100, every level, ...) on request."""
+    return [
+        ("distances", {}),
+        ("pruned_start", {}),
+        ("trajectory", {}),
+        ("spectrum", {"k": 20}),
+        ("trace", {"samples": 30}),
+        ("density", {"vectors": 1, "steps": 40}),
+        ("landscape", {"levels": str(spec.prune.levels)}),
+        ("interpolation", {}),
+    ]
+
+
+WATCH_S = 3.0
+
+
+def analyse_after(run_id: str) -> None:
+    """Queue every analysis of `run_id` once its training job is done."""
+    data.set_follow_ups([*data.follow_ups(), run_id])
+
+
+def follow_up(all_jobs: list[Job]) -> None:
+    """Queue the first look at every run in the follow-up list whose training job is done;
+    drop the runs whose job failed or was cancelled."""
+    pending = data.follow_ups()
+    if not pending or not auth.signed_in():  # queued as the launching user, by a session of theirs
+        return
+    newest = data.run_jobs(all_jobs)
+    settled = [r for r in pending if r in newest and newest[r].status not in data.ACTIVE]
+    if not settled:
+        return
+    data.set_follow_ups([r for r in pending if r not in settled])
+    for run_id in settled:
+        if newest[run_id].status != "done" or not data.store().has_run(run_id):
+            continue  # failed, cancelled, or deleted since: nothing to analyse
+        for what, options in first_look(data.store().load_spec(run_id)):
+            try:
+                data.submit_analysis(run_id, what, **options)
+            except (SpecError, StoreError) as e:  # e.g. no level suits it: nothing to queue
+                st.toast(f"`{what}` not queued for {run_id}: {e}", icon=":material/info:")
+
+
+@st.fragment(run_every=WATCH_S)
+def watch(rerun: bool) -> None:
+    """Sidebar status of active jobs; with `rerun`, redraw the page when results change."""
+    all_jobs = data.jobs()
+    follow_up(all_jobs)
+    active = [j for j in all_jobs if j.status in data.ACTIVE]
+    active.sort(key=lambda j: j.status == "queued")  # running first, then newest
+    for job in active[:3]:
+        p = job.progress or {}
+        label = p.get("label") or job.kind
+        if job.kind == "analysis":
+            label = str((job.payload or {}).get("what", ""))
+            label += f" · level {p['level']}" if "level" in p else ""
+        st.progress(float(p.get("fraction") or 0.0), text=f"{job.status}: {label}")
+    if len(active) > 3:
+        st.caption(f"and {len(active) - 3} more jobs")
+    token = (
+        data.version(),
+        tuple((j.id, j.status, (j.progress or {}).get("epoch")) for j in active),
+    )
+    seen = st.session_state.get("_watch")
+    st.session_state["_watch"] = token
+    if rerun and seen is not None and seen != token:
+        st.rerun(scope="app")

@@ -1,0 +1,76 @@
+"""Geometry: distances between each level's start and the solutions (Fig. 3), the loss along
+the previous level's trajectory projected on this level's mask (Fig. 4), the projected
+solution's loss and accuracy, and linear interpolation paths with their barriers."""
+
+import streamlit as st
+
+from app import charts, data, downloads, ui
+from engine.analysis.jobs import OPTIONS
+
+st.title("Geometry")
+runs = ui.chosen_runs()
+jobs = data.jobs()
+METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
+
+st.subheader("Distances (Fig. 3)")
+st.caption(
+    "For each level L: the distance from its start (the rewind point projected on m_L) to the "
+    "previous solution projected on m_L, and to its own solution."
+)
+distances = ui.analysis_table("distances", runs, jobs)
+if not distances.empty:
+    cols = st.columns(3)
+    with cols[0]:
+        norms = ui.distinct(distances, "norm", str)
+        norm = ui.choose("Norm over", "norm", norms, OPTIONS["norm"].default)
+    with cols[1]:
+        normalised = ui.toggle(
+            "Normalised by ‖start_L‖", "normalised", OPTIONS["normalised"].default
+        )
+    shown = distances[
+        (distances["norm"].astype(str) == norm)
+        & (distances["normalised"].astype(bool) == normalised)
+    ]
+    downloads.show(charts.distances_chart(shown), shown, f"distances-{norm}")
+
+st.subheader("Projected trajectory (Fig. 4)")
+st.caption(
+    "Log training loss of level L per epoch, against level L−1's checkpoint of the same epoch "
+    "projected on level L's mask."
+)
+trajectory = ui.analysis_table("trajectory", runs, jobs)
+if not trajectory.empty:
+    levels = ui.distinct(trajectory, "level", int)
+    level = ui.choose("Level", "traj_level", [ui.ALL, *levels], ui.ALL, cast=ui.level_or_all)
+    pick = None if level == ui.ALL else level
+    downloads.show(charts.trajectory_chart(trajectory, pick), trajectory, "trajectory")
+
+st.subheader("The projected solution")
+st.caption(
+    "Loss and accuracy of Pr_L(min_(L−1)) — the pruned network before retraining — "
+    "next to the level's solution."
+)
+pruned = ui.analysis_table("pruned_start", runs, jobs)
+if not pruned.empty:
+    metric = ui.choose("Metric", "ps_metric", METRICS, "train_loss", format_func=charts.title)
+    downloads.show(charts.pruned_start_chart(pruned, metric), pruned, f"projected-{metric}")
+
+st.subheader("Interpolation and barriers")
+st.caption(
+    "Loss and accuracy along straight lines between two weight vectors; the barrier "
+    "is the largest rise above the straight line joining the ends."
+)
+interp = ui.analysis_table("interpolation", runs, jobs)
+if not interp.empty:
+    metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=charts.title)
+    downloads.show(charts.interpolation_chart(interp, metric), interp, f"interp-{metric}")
+    barriers = data.table("barrier", runs)
+    if not barriers.empty:
+        which = ui.choose(
+            "Barrier",
+            "barrier",
+            ["barrier_test_error", "barrier_train_loss"],
+            "barrier_test_error",
+            format_func=charts.title,
+        )
+        downloads.show(charts.barrier_chart(barriers, which), barriers, which)

@@ -1,0 +1,43 @@
+"""Spectra: top-k Hessian eigenvalues at min_L and at Pr_L(min_(L−1)) (Fig. 5), the
+eigenvalue density, the trace, and the log-volume proxy of each level's basin."""
+
+import streamlit as st
+
+from app import charts, data, downloads, ui
+
+st.title("Spectra")
+runs = ui.chosen_runs()
+jobs = data.jobs()
+
+st.subheader("Top Hessian eigenvalues (Fig. 5)")
+st.caption(
+    "The Hessian of the training loss restricted to the unpruned weights, at the level's "
+    "solution and at the previous solution projected on its mask. Smaller eigenvalues at "
+    "min_L mean retraining found a flatter basin."
+)
+spectra = ui.analysis_table("spectra", runs, jobs)
+if not spectra.empty:
+    levels = ui.distinct(spectra, "level", int)
+    level = ui.choose("Level", "sp_level", [ui.ALL, *levels], ui.ALL, cast=ui.level_or_all)
+    pick = None if level == ui.ALL else level
+    shown = spectra if pick is None else spectra[spectra["level"] == pick]
+    downloads.show(charts.spectrum_chart(shown, pick), shown, f"spectrum-{level}")
+
+    volume = data.table("volume", runs)
+    if not volume.empty:
+        st.subheader("Basin volume")
+        st.caption("−½ Σ log λ_i over the top-k positive eigenvalues: larger means flatter.")
+        downloads.show(charts.volume_chart(volume), volume, "volume")
+
+st.subheader("Hessian trace")
+trace = ui.analysis_table("trace", runs, jobs)
+if not trace.empty:
+    downloads.show(charts.trace_chart(trace), trace, "trace")
+
+st.subheader("Eigenvalue density")
+density = ui.analysis_table("density", runs, jobs)
+if not density.empty:
+    levels = ui.distinct(density, "level", int)
+    level = ui.choose("Level", "dn_level", levels, levels[-1], cast=int)
+    shown = density[density["level"] == level]
+    downloads.show(charts.density_chart(shown, level), shown, f"density-L{level}")

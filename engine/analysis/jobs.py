@@ -1,0 +1,756 @@
+"""Every analysis as a cached job: validate a request, plan its units, compute what is missing.
+
+A request is plain data, ``{"run_id", "what", ...options}``. `normalize_request` checks it
+against the store and fills every default (the branches and levels it resolves to, explicitly),
+so two requests for the same computation are the same dict and the job queue, which keys jobs
+by its hash, runs it once. `execute` splits a request into units (one level's point for the
+Hessian, landscape and pruned-start analyses; one level for distances and the projected
+trajectory; one path for interpolation). Each unit is stored under the content hash of its
+inputs: the run, the bytes of every checkpoint and mask it reads, the options that change its
+numbers and `VERSION`. A repeated request recomputes nothing; an interrupted one resumes at
+the first missing unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from engine import masks as M
+from engine.analysis import geometry, landscape
+from engine.analysis.hessian import BACKENDS, data_subset, hutchinson_trace, spectral_density
+from engine.analysis.hessian import top_eigenvalues as hessian_top
+from engine.analysis.points import (
+    Point,
+    Resolved,
+    check_which,
+    exists,
+    fingerprint,
+    previous_level,
+    resolve,
+    trajectory_points,
+)
+from engine.analysis.volume import log_volume
+from engine.config import SpecError, content_hash
+from engine.data import load_dataset
+from engine.data.batches import num_batches
+from engine.imp import resolve_device
+from engine.models import build_model
+from engine.settings import data_root
+from engine.store import Store, StoreError, check_name
+from engine.train import Cancelled, NullReporter, Reporter
+
+VERSION = 1  # bump when a change alters stored numbers, so old results are not reused
+
+ANALYSES: dict[str, str] = {
+    "distances": "‖start_L − Pr_L(min_(L−1))‖ and ‖start_L − min_L‖ per level (Fig. 3): over "
+    "prunable weights and over all parameters, plain and divided by ‖start_L‖.",
+    "trajectory": "Level L's loss at each stored epoch against level L−1's checkpoint of the "
+    "same iteration projected on m_L (Fig. 4), recomputed in eval mode.",
+    "pruned_start": "Train/test loss and accuracy of Pr_L(min_(L−1)) (pruning before any "
+    "retraining) next to the level's solution.",
+    "spectrum": "Top-k Hessian eigenvalues on the unpruned coordinates (Fig. 5) and the "
+    "basin log-volume proxy −½ Σ log λ_i over the positive ones.",
+    "trace": "Hutchinson estimate of the Hessian trace on the unpruned coordinates.",
+    "density": "Hessian eigenvalue density by stochastic Lanczos quadrature.",
+    "interpolation": "Loss and accuracy along straight lines between two stored points, "
+    "and the loss and test-error barriers.",
+    "landscape": "2-D training-loss surface around a point in filter-normalised random "
+    "directions restricted to the mask (Li et al. 2018).",
+}
+POINT_DEFAULTS = {"landscape": ["solution"], "*": ["solution", "projected_prev"]}
+HESSIAN = ("spectrum", "trace", "density")
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def _as_list(name: str, value: Any) -> list:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise SpecError(name, f"{value!r} is not a list; write e.g. a,b or [a, b]")
+
+
+def _int(lo: int, hi: int) -> Callable[[str, Any], int]:
+    def parse(name: str, value: Any) -> int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(name, f"{value!r} is not a whole number")
+        if not lo <= value <= hi:
+            raise SpecError(name, f"{value} is out of range; it must lie in [{lo}, {hi}]")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str, Any], float]:
+    def parse(name: str, value: Any) -> float:
+        try:
+            number = float(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None:
+            raise SpecError(name, f"{value!r} is not a number")
+        if not lo < number <= hi:
+            raise SpecError(name, f"{number} is out of range; it must lie in ({lo}, {hi}]")
+        return number
+
+    return parse
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    if not isinstance(value, bool):
+        raise SpecError(name, f"{value!r} is not true/false")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str, Any], str]:
+    def parse(name: str, value: Any) -> str:
+        if value not in choices:
+            raise SpecError(name, f"{value!r} is not allowed; choose one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _points(name: str, value: Any) -> list[str]:
+    out = []
+    for v in _as_list(name, value):
+        try:
+            out.append(check_which(str(v)))
+        except ValueError as e:
+            raise SpecError(name, str(e)) from None
+    if not out:
+        raise SpecError(name, "name at least one point")
+    return sorted(set(out), key=out.index)
+
+
+def _keep(name: str, value: Any) -> Any:
+    return value  # resolved against the store in `_select`
+
+
+@dataclass(frozen=True)
+class Option:
+    """One request option: its help, the analyses it applies to, default and parser.
+
+    `result=False` marks options that select what to compute or show (branches, levels,
+    points, paths, distance norm) rather than change a unit's numbers; only the others enter
+    the units' cache keys.
+    """
+
+    help: str
+    analyses: tuple[str, ...]
+    default: Any
+    parse: Callable[[str, Any], Any] = _keep
+    result: bool = True
+    choices: tuple[str, ...] | None = None
+
+
+_ALL = tuple(ANALYSES)
+_BRANCHED = tuple(a for a in ANALYSES if a != "trajectory")
+_SUBSET = ("trajectory", "landscape", *HESSIAN)
+
+OPTIONS: dict[str, Option] = {
+    "branches": Option(
+        "Branches to analyse: imp, a baseline (one_shot, ft, ripn, rpn1, rpn2), or all.",
+        _BRANCHED,
+        ("imp",),
+        result=False,
+    ),
+    "levels": Option(
+        "Levels to analyse (comma-separated); default: every finished level where the "
+        "analysis applies (level 0 has no previous solution).",
+        _ALL,
+        None,
+        result=False,
+    ),
+    "points": Option(
+        "Points of each level: solution, start, projected_prev (Pr_L(min_(L-1))) or epNNN. "
+        "Default: solution,projected_prev (landscape: solution).",
+        ("landscape", *HESSIAN),
+        None,
+        _points,
+        result=False,
+    ),
+    "paths": Option(
+        "Interpolation paths A->B with points as branch:level:which; default: "
+        "projected_prev->solution at every level, and consecutive IMP solutions.",
+        ("interpolation",),
+        None,
+        result=False,
+    ),
+    "norm": Option(
+        "Distance shown: over prunable weights or all parameters (both are stored).",
+        ("distances",),
+        "prunable",
+        _choice("prunable", "all"),
+        result=False,
+        choices=("prunable", "all"),
+    ),
+    "normalised": Option(
+        "Show distances divided by ‖start_L‖ (both are stored).",
+        ("distances",),
+        False,
+        _bool,
+        result=False,
+    ),
+    "k": Option("Number of top eigenvalues.", ("spectrum",), 100, _int(1, 100_000)),
+    "backend": Option(
+        "Eigenvalue solver: lanczos; arpack (scipy's eigsh) or pyhessian as references.",
+        ("spectrum",),
+        "lanczos",
+        _choice(*BACKENDS),
+        choices=BACKENDS,
+    ),
+    "tol": Option(
+        "Relative residual each eigenpair must reach.", ("spectrum",), 1e-3, _float(0.0, 1.0)
+    ),
+    "samples": Option("Hutchinson probe vectors.", ("trace",), 100, _int(2, 100_000)),
+    "vectors": Option("Lanczos start vectors for the density.", ("density",), 4, _int(1, 1000)),
+    "steps": Option("Lanczos steps per start vector.", ("density",), 80, _int(2, 10_000)),
+    "subset": Option(
+        "Training examples in the fixed subset (Hessian, and the losses of trajectory and "
+        "landscape with eval_set=subset).",
+        _SUBSET,
+        2048,
+        _int(1, 10_000_000),
+    ),
+    "seed": Option(
+        "Seed of the data subset and of random vectors or directions.",
+        _SUBSET,
+        0,
+        _int(0, 2**31 - 1),
+    ),
+    "eval_set": Option(
+        "Data for trajectory and landscape losses: the fixed subset, or the whole training set.",
+        ("trajectory", "landscape"),
+        "subset",
+        _choice("subset", "train"),
+        choices=("subset", "train"),
+    ),
+    "n": Option(
+        "Points along each interpolation path, ends included.",
+        ("interpolation",),
+        11,
+        _int(2, 10_000),
+    ),
+    "bn_reset": Option(
+        "Recompute BatchNorm statistics on the training set at every interpolation point "
+        "(a no-op for models without BatchNorm).",
+        ("interpolation",),
+        True,
+        _bool,
+    ),
+    "grid": Option("Landscape grid points per axis.", ("landscape",), 21, _int(1, 1001)),
+    "span": Option(
+        "Landscape half-width: coordinates run over [-span, span] in each direction.",
+        ("landscape",),
+        1.0,
+        _float(0.0, 1e6),
+    ),
+}
+
+
+def options_for(what: str) -> list[str]:
+    return [name for name, o in OPTIONS.items() if what in o.analyses]
+
+
+# --- normalising a request ----------------------------------------------------------------------
+
+
+def normalize_request(store: Store, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate `request` against the store and fill every default; idempotent.
+
+    Raises SpecError naming the bad field and what is allowed.
+    """
+    if not isinstance(request, Mapping):
+        raise SpecError("request", f"expected a table of settings, got {request!r}")
+    run_id = request.get("run_id")
+    try:
+        if not isinstance(run_id, str) or not store.has_run(check_name(run_id)):
+            raise SpecError("run_id", f"no run {run_id!r} in {store.runs_dir}")
+    except StoreError as e:
+        raise SpecError("run_id", str(e)) from None
+    what = request.get("what")
+    if what not in ANALYSES:
+        raise SpecError(
+            "what", f"{what!r} is not an analysis; choose one of: {', '.join(ANALYSES)}"
+        )
+    allowed = options_for(what)
+    for key, value in request.items():
+        if key in ("run_id", "what") or value is None:
+            continue
+        if key not in OPTIONS:
+            raise SpecError(key, f"unknown option; options for {what}: {', '.join(allowed)}")
+        if key not in allowed:
+            raise SpecError(key, f"does not apply to {what}; its options are: {', '.join(allowed)}")
+    if "points" in allowed and request.get("points") is None:
+        request = {**request, "points": POINT_DEFAULTS.get(what, POINT_DEFAULTS["*"])}
+    opts = {}
+    for name in allowed:
+        value = request.get(name, OPTIONS[name].default)
+        opts[name] = OPTIONS[name].parse(name, value) if value is not None else None
+    if what == "interpolation" and opts["paths"] is not None:
+        if request.get("levels") is not None or request.get("branches") is not None:
+            raise SpecError("paths", "give either paths or branches/levels, not both")
+        opts.pop("branches"), opts.pop("levels")
+        opts["paths"] = [_check_path(store, run_id, p) for p in _as_list("paths", opts["paths"])]
+        if not opts["paths"]:
+            raise SpecError(
+                "paths", "name at least one path, e.g. imp:1:projected_prev->imp:1:solution"
+            )
+    else:
+        _select(store, run_id, what, opts)
+        if what == "interpolation":
+            opts["paths"] = _default_paths(opts.pop("levels"))
+            opts.pop("branches")
+    return {"run_id": run_id, "what": what, **opts}
+
+
+def _branches(store: Store, run_id: str, value: Any) -> list[str]:
+    stored = store.branches(run_id)
+    wanted = _as_list("branches", value)
+    if wanted == ["all"]:
+        return stored
+    for b in wanted:
+        if b not in stored:
+            raise SpecError(
+                "branches",
+                f"{b!r} is not a branch of {run_id}; choose from: {', '.join(stored)} or all",
+            )
+    if not wanted:
+        raise SpecError("branches", "name at least one branch")
+    return sorted(set(wanted), key=wanted.index)
+
+
+def _levels(name: str, value: Any) -> list[int]:
+    out = []
+    for v in _as_list(name, value):
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise SpecError(name, f"{v!r} is not a level number")
+        out.append(v)
+    return sorted(set(out))
+
+
+def _needed(opts: dict, branch: str, level: int) -> list[Point]:
+    """The points of (branch, level) an analysis reads: its `points`, or the three of §2."""
+    whiches = opts.get("points") or ("start", "projected_prev", "solution")
+    return [Point(branch, level, w) for w in whiches]
+
+
+def _problem(
+    store: Store, run_id: str, what: str, opts: dict, branch: str, level: int
+) -> str | None:
+    """Why (branch, level) cannot be analysed by `what`, or None."""
+    no_prev = previous_level(store, run_id, branch, level) is None
+    if no_prev and opts.get("points", ["projected_prev"]) == ["projected_prev"]:
+        return "level 0 has no previous level"
+    if what == "trajectory" and not exists(store, run_id, Point(branch, level - 1)):
+        return f"level {level - 1} is not finished"
+    for p in _needed(opts, branch, level):
+        if p.which == "projected_prev" and no_prev:
+            continue  # the level's other points are still analysed; this one is skipped
+        if not exists(store, run_id, p):
+            return f"{p} is not stored (is the level finished? see `python -m engine show`)"
+    return None
+
+
+def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
+    """Resolve branches and levels in `opts` to an explicit {branch: [levels]}."""
+    branches = ["imp"] if what == "trajectory" else _branches(store, run_id, opts["branches"])
+    given = opts["levels"]
+    if isinstance(given, Mapping):
+        extra = sorted(set(given) - set(branches))
+        if extra:
+            raise SpecError("levels", f"names branch {extra[0]!r} that is not selected")
+    out: dict[str, list[int]] = {}
+    for b in branches:
+        stored = store.levels(run_id, b)
+        wanted = given.get(b) if isinstance(given, Mapping) else given
+        if wanted is None:
+            out[b] = [lv for lv in stored if _problem(store, run_id, what, opts, b, lv) is None]
+            continue
+        out[b] = _levels("levels", wanted)
+        for lv in out[b]:
+            if lv not in stored:
+                raise SpecError(
+                    "levels",
+                    f"branch {b} has no level {lv}; it has: "
+                    f"{', '.join(map(str, stored)) or 'none'}",
+                )
+            why = _problem(store, run_id, what, opts, b, lv)
+            if why is not None:
+                raise SpecError("levels", f"{what} cannot use {b} level {lv}: {why}")
+    if not any(out.values()):
+        raise SpecError(
+            "levels", f"nothing to analyse: no finished level of {', '.join(branches)} suits {what}"
+        )
+    if what != "trajectory":
+        opts["branches"] = branches
+    opts["levels"] = out
+
+
+def _check_path(store: Store, run_id: str, text: Any) -> str:
+    parts = str(text).split("->")
+    if len(parts) != 2:
+        raise SpecError(
+            "paths",
+            f"{text!r} is not a path; write A->B, e.g. imp:1:projected_prev->imp:1:solution",
+        )
+    try:
+        a, b = (Point.parse(p) for p in parts)
+    except ValueError as e:
+        raise SpecError("paths", str(e)) from None
+    for p in (a, b):
+        if not exists(store, run_id, p):
+            raise SpecError("paths", f"{p} is not stored in {run_id}")
+    return f"{a}->{b}"
+
+
+def _default_paths(levels: dict[str, list[int]]) -> list[str]:
+    out = []
+    for b, lvs in levels.items():
+        for lv in lvs:
+            out.append(f"{b}:{lv}:projected_prev->{b}:{lv}:solution")
+            if b == "imp":
+                out.append(f"imp:{lv - 1}:solution->imp:{lv}:solution")
+    return out
+
+
+# --- units --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    """One cached piece of an analysis: what it is, the points it reads, its options."""
+
+    what: str
+    ident: dict[str, Any]  # the columns that name it in tables: branch/level/point or path
+    points: dict[str, Point]  # role -> point; their fingerprints enter the key
+    options: dict[str, Any]
+    label: str
+    extra: Any = None
+
+    def key(self, store: Store, run_id: str) -> str:
+        prints = {role: fingerprint(store, run_id, p) for role, p in self.points.items()}
+        blob = [VERSION, self.what, run_id, self.ident, self.options, prints]
+        return content_hash(blob)[:32]
+
+
+def plan(store: Store, request: Mapping[str, Any]) -> tuple[list[Unit], list[str]]:
+    """The units of a normalised request, and the points skipped because they cannot exist."""
+    what, run_id = request["what"], request["run_id"]
+    opts = {k: v for k, v in request.items() if k in OPTIONS and OPTIONS[k].result}
+    units, skipped = [], []
+    if what == "interpolation":
+        for path in request["paths"]:
+            a, b = (Point.parse(p) for p in path.split("->"))
+            units.append(Unit(what, {"path": path}, {"a": a, "b": b}, opts, path))
+        return units, skipped
+    for branch, levels in request["levels"].items():
+        for level in levels:
+            if what == "trajectory":
+                units.append(_trajectory_unit(store, run_id, level, opts))
+            elif what == "distances":
+                pts = {w: Point(branch, level, w) for w in ("start", "projected_prev", "solution")}
+                ident = {"branch": branch, "level": level}
+                units.append(Unit(what, ident, pts, opts, f"{branch} level {level}"))
+            else:
+                which = (
+                    ("projected_prev", "solution") if what == "pruned_start" else request["points"]
+                )
+                for w in which:
+                    p = Point(branch, level, w)
+                    if (
+                        w == "projected_prev"
+                        and previous_level(store, run_id, branch, level) is None
+                    ):
+                        skipped.append(str(p))
+                        continue
+                    ident = {"branch": branch, "level": level, "point": w}
+                    units.append(Unit(what, ident, {"point": p}, opts, str(p)))
+    return units, skipped
+
+
+def _trajectory_unit(store: Store, run_id: str, level: int, opts: dict) -> Unit:
+    cur = trajectory_points(store, run_id, "imp", level)
+    prev = trajectory_points(store, run_id, "imp", level - 1)
+    pairs = [(it, cur[it], prev[it]) for it in cur if it in prev]
+    points = {f"{role}@{it}": p for it, a, b in pairs for role, p in (("cur", a), ("prev", b))}
+    return Unit("trajectory", {"level": level}, points, opts, f"imp level {level}", pairs)
+
+
+# --- computing ----------------------------------------------------------------------------------
+
+
+class Context:
+    """What the units of one request share: the run's spec, model, data and subsets (lazy)."""
+
+    def __init__(self, store: Store, run_id: str, device: Any):
+        self.store, self.run_id = store, run_id
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.spec = store.load_spec(run_id)
+        self._subsets: dict[tuple[int, int], tuple[Tensor, Tensor, dict]] = {}
+
+    @cached_property
+    def data(self):
+        return load_dataset(self.spec.data.name, data_root(), False, self.device)
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        model = build_model(self.spec.model.name, self.data.in_shape, self.data.num_classes)
+        return model.to(self.device)
+
+    @property
+    def iters_per_epoch(self) -> int:
+        return num_batches(len(self.data.train_x), self.spec.train.batch_size, drop_last=False)
+
+    def resolve(self, point: Point) -> Resolved:
+        return resolve(self.store, self.run_id, point)
+
+    def examples(self, opts: dict) -> tuple[Tensor, Tensor, dict]:
+        """The examples a unit measures on and a record of which: the fixed subset of the
+        training set (`data_subset`, indices recorded) or, with eval_set=train, all of it."""
+        if opts.get("eval_set") == "train":
+            return self.data.train_x, self.data.train_y, {"eval_set": "train"}
+        key = (opts["subset"], opts["seed"])
+        if key not in self._subsets:
+            x, y, idx = data_subset(self.data, size=key[0], seed=key[1])
+            idx = [int(i) for i in idx]
+            record = {"eval_set": "subset", "size": key[0], "seed": key[1], "indices": idx}
+            self._subsets[key] = (x, y, record)
+        return self._subsets[key]
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, tensors and arrays as JSON-able lists and numbers."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj
+
+
+def compute_distances(ctx: Context, unit: Unit) -> dict:
+    start, prev, sol = (
+        ctx.resolve(unit.points[w]) for w in ("start", "projected_prev", "solution")
+    )
+    names = {"prunable": list(start.mask), "all": geometry.parameter_names(ctx.model)}
+    targets = {"projected_prev": prev.state, "solution": sol.state}
+    return {"rows": geometry.distances(start.state, targets, names)}
+
+
+def compute_pruned_start(ctx: Context, unit: Unit) -> dict:
+    return geometry.metrics(ctx.model, ctx.resolve(unit.points["point"]).state, ctx.data)
+
+
+def compute_trajectory(ctx: Context, unit: Unit) -> dict:
+    x, y, record = ctx.examples(unit.options)
+    ipe, rows = ctx.iters_per_epoch, []
+    for it, cur_point, prev_point in unit.extra:
+        cur, prev = ctx.resolve(cur_point), ctx.resolve(prev_point)
+        projected = M.project(prev.state, cur.mask)
+        for series, state in (("level L", cur.state), ("level L-1 projected", projected)):
+            loss = geometry.loss(ctx.model, state, x, y)
+            rows.append({"iteration": it, "epoch": it / ipe, "series": series, "train_loss": loss})
+    return {"rows": rows, "data": record}
+
+
+def compute_spectrum(ctx: Context, unit: Unit) -> dict:
+    o, r = unit.options, ctx.resolve(unit.points["point"])
+    x, y, record = ctx.examples(o)
+    spectrum = hessian_top(
+        ctx.model,
+        r.state,
+        r.mask,
+        x,
+        y,
+        k=o["k"],
+        backend=o["backend"],
+        tol=o["tol"],
+        seed=o["seed"],
+        device=ctx.device,
+    )
+    volume = log_volume(spectrum.eigenvalues, k=spectrum.k)  # k is capped at the dimension
+    return {**_plain(spectrum), "volume": _plain(volume), "data": record}
+
+
+def compute_trace(ctx: Context, unit: Unit) -> dict:
+    o, r = unit.options, ctx.resolve(unit.points["point"])
+    x, y, record = ctx.examples(o)
+    trace = hutchinson_trace(
+        ctx.model, r.state, r.mask, x, y, n_samples=o["samples"], seed=o["seed"], device=ctx.device
+    )
+    return {**_plain(trace), "data": record}
+
+
+def compute_density(ctx: Context, unit: Unit) -> dict:
+    o, r = unit.options, ctx.resolve(unit.points["point"])
+    x, y, record = ctx.examples(o)
+    density = spectral_density(
+        ctx.model,
+        r.state,
+        r.mask,
+        x,
+        y,
+        n_vectors=o["vectors"],
+        steps=o["steps"],
+        seed=o["seed"],
+        device=ctx.device,
+    )
+    return {**_plain(density), "data": record}
+
+
+def compute_interpolation(ctx: Context, unit: Unit) -> dict:
+    o = unit.options
+    a, b = ctx.resolve(unit.points["a"]), ctx.resolve(unit.points["b"])
+    alphas = [i / (o["n"] - 1) for i in range(o["n"])]
+    bs = ctx.spec.train.batch_size
+    rows = geometry.interpolate(ctx.model, a.state, b.state, ctx.data, alphas, o["bn_reset"], bs)
+    return {"rows": rows, **geometry.barrier(rows)}
+
+
+def compute_landscape(ctx: Context, unit: Unit) -> dict:
+    o, r = unit.options, ctx.resolve(unit.points["point"])
+    x, y, record = ctx.examples(o)
+    surf = landscape.surface(ctx.model, r.state, r.mask, x, y, o["grid"], o["span"], o["seed"])
+    return {**surf, "data": record}
+
+
+COMPUTE: dict[str, Callable[[Context, Unit], dict]] = {
+    "distances": compute_distances,
+    "trajectory": compute_trajectory,
+    "pruned_start": compute_pruned_start,
+    "spectrum": compute_spectrum,
+    "trace": compute_trace,
+    "density": compute_density,
+    "interpolation": compute_interpolation,
+    "landscape": compute_landscape,
+}
+
+
+def headline(what: str, result: dict) -> float:
+    """One number per unit for progress lines: a loss where there is one."""
+    if what in ("pruned_start",):
+        return result["train_loss"]
+    if what == "spectrum":
+        return result["eigenvalues"][0] if result["eigenvalues"] else float("nan")
+    if what == "trace":
+        return result["mean"]
+    if what == "interpolation":
+        return result["barrier_train_loss"]
+    if what == "landscape":
+        values = result["train_loss"]
+        return values[len(values) // 2][len(values) // 2]
+    if what in ("trajectory", "distances"):
+        return result["rows"][-1]["train_loss" if what == "trajectory" else "distance"]
+    return float("nan")
+
+
+@dataclass
+class Summary:
+    run_id: str
+    what: str
+    units: int = 0
+    computed: int = 0
+    cached: int = 0
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def execute(
+    store: Store, request: Mapping[str, Any], device: Any = None, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """Compute every unit of `request` that is not stored yet; return a small summary.
+
+    Checks `reporter.cancelled()` before each unit (raising `Cancelled`) and reports progress
+    after each; data and model are loaded only if something has to be computed.
+    """
+    reporter = reporter or NullReporter()
+    t0 = time.perf_counter()
+    req = normalize_request(store, request)
+    run_id, what = req["run_id"], req["what"]
+    units, skipped = plan(store, req)
+    summary = Summary(run_id, what, len(units), skipped=skipped)
+    ctx: Context | None = None
+    for i, unit in enumerate(units):
+        if reporter.cancelled():
+            raise Cancelled(f"cancelled after {i} of {len(units)} {what} units")
+        key = unit.key(store, run_id)
+        stored = store.load_analysis(run_id, what, key)
+        if stored is not None:
+            summary.cached += 1
+            value = headline(what, stored["result"])
+        else:
+            ctx = ctx or Context(store, run_id, device)
+            t1 = time.perf_counter()
+            result = COMPUTE[what](ctx, unit)
+            store.save_analysis(run_id, what, key, _record(run_id, unit, result, t1, ctx.device))
+            summary.computed += 1
+            value = headline(what, result)
+        reporter.progress(
+            label=what,
+            unit=unit.label,
+            iteration=i + 1,
+            total=len(units),
+            fraction=(i + 1) / len(units),
+            loss=value,
+            seconds=time.perf_counter() - t0,
+            **{k: v for k, v in unit.ident.items() if k in ("branch", "level")},
+        )
+    summary.seconds = time.perf_counter() - t0
+    return dataclasses.asdict(summary)
+
+
+def _record(run_id: str, unit: Unit, result: dict, t1: float, device: torch.device) -> dict:
+    return {
+        "version": VERSION,
+        "what": unit.what,
+        "run_id": run_id,
+        "unit": unit.ident,
+        "points": {role: str(p) for role, p in unit.points.items()},
+        "options": unit.options,
+        "result": result,
+        "seconds": time.perf_counter() - t1,
+        "computed_at": time.time(),
+        "device": str(device),
+    }
+
+
+def stored_results(store: Store, request: Mapping[str, Any]) -> list[dict]:
+    """The stored records of a request's units (those computed so far), in plan order."""
+    req = normalize_request(store, request)
+    units, _ = plan(store, req)
+    found = (
+        store.load_analysis(req["run_id"], req["what"], u.key(store, req["run_id"])) for u in units
+    )
+    return [r for r in found if r is not None]
+
+
+def is_stored(store: Store, request: Mapping[str, Any]) -> bool:
+    """Whether every unit of `request` is in the store (a finished job's result still holds)."""
+    req = normalize_request(store, request)
+    units, _ = plan(store, req)
+    return all(
+        store.load_analysis(req["run_id"], req["what"], u.key(store, req["run_id"])) is not None
+        for u in units
+    )

@@ -1,0 +1,50 @@
+"""`python -m engine report RUN [RUN ...] --out DIR`: the reproduction report (figures as PNG,
+SVG and CSV; each claim of the paper with its numbers, criterion and verdict) from stored
+results. Runs differing only in seed are aggregated as replicates."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.cli.display import console
+from engine.config import SpecError
+from engine.reproduce import parse_seeds, run_ids
+from engine.settings import store_root
+from engine.store import Store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="Render the reproduction report (figures, claims, verdicts) from stored results.",
+        description="Write report.md, every figure family of the paper as PNG, SVG and CSV, "
+        "and each claim's numbers as CSV. Name runs, or pick a reproduce experiment's runs "
+        "with --experiment and --seeds.",
+    )
+    p.add_argument("runs", nargs="*", help="Run ids (see `ls`).")
+    p.add_argument("--experiment", help="A `reproduce` experiment: use its runs for --seeds.")
+    p.add_argument("--seeds", default="0,1,2", help="Seeds of --experiment (default 0,1,2).")
+    p.add_argument("--out", required=True, help="Folder to write the report into.")
+    p.add_argument(
+        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
+    )
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from app.report import build_report  # no Streamlit in it; imported only when reporting
+
+    store = Store(args.store or store_root())
+    ids = list(args.runs)
+    if args.experiment:
+        ids += [r for r in run_ids(args.experiment, parse_seeds(args.seeds)) if r not in ids]
+    if not ids:
+        raise SpecError("runs", "name at least one run, or --experiment NAME")
+    missing = [r for r in ids if not store.has_run(r)]
+    if missing:
+        raise SpecError("runs", f"not in {store.root}: {', '.join(missing)} (see `ls`)")
+    report = build_report(store, ids, args.out)
+    for c in report.claims:
+        console.print(f"{c.id:>16}  [bold]{c.verdict}[/bold]  {c.group}  {c.numbers}")
+    console.print(f"{len(report.figures)} figures; report in {report.markdown}")
+    return 0

@@ -1,0 +1,81 @@
+"""`python -m engine reproduce EXPERIMENT --seeds 0,1,2`: train every seed of a `reproduce`
+experiment and compute the analyses behind Figures 1-5 (or queue them with --submit)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from engine.cli.display import ProgressReporter, console, make_progress
+from engine.presets import REPRODUCE
+from engine.reproduce import HESSIAN_DEFAULTS, normalize_payload, parse_seeds, reproduce
+from engine.settings import store_root
+from engine.store import Store
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="Train and analyse one experiment of the paper for several seeds.",
+        description="Train one `reproduce` experiment per seed (resuming what is stored), then "
+        "compute every analysis behind Figures 1-5; `report` renders them. Experiments: "
+        + "; ".join(f"{k}: {v[0]}" for k, v in REPRODUCE.items()),
+    )
+    p.add_argument("experiment", choices=list(REPRODUCE), help="Which experiment.")
+    p.add_argument("--seeds", default="0,1,2", help="Seeds, comma-separated (default 0,1,2).")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="Top Hessian eigenvalues per point (default per experiment: "
+        + ", ".join(f"{n} {d['k']}" for n, d in HESSIAN_DEFAULTS.items())
+        + ").",
+    )
+    p.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="Training examples for the Hessian and trajectory losses (default per experiment: "
+        + ", ".join(f"{n} {d['subset']}" for n, d in HESSIAN_DEFAULTS.items())
+        + ").",
+    )
+    p.add_argument(
+        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
+    p.add_argument("--submit", action="store_true", help="Queue one job per seed instead.")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    store = Store(args.store or store_root())
+    payloads = [
+        normalize_payload(
+            {"experiment": args.experiment, "seed": s, "k": args.k, "subset": args.subset}
+        )
+        for s in parse_seeds(args.seeds)
+    ]
+    if args.submit:
+        from engine.jobs import JobQueue
+
+        queue = JobQueue(store.root)
+        for p in payloads:
+            job = queue.submit("reproduce", p, owner="cli")
+            console.print(
+                f"job [bold]{job.id}[/bold] (seed {p['seed']}, {job.run_id}): {job.status}"
+            )
+        return 0
+    t0 = time.perf_counter()
+    for p in payloads:
+        console.print(f"{p['experiment']} seed {p['seed']} (k={p['k']}, subset={p['subset']})")
+        with make_progress() as progress:
+            result = reproduce(store, p, args.device, ProgressReporter(progress))
+        done = ", ".join(
+            f"{a['what']} {a['computed']} new/{a['cached']} cached" for a in result["analyses"]
+        )
+        console.print(f"run [bold]{result['run_id']}[/bold]: {done}")
+    console.print(
+        f"finished in {time.perf_counter() - t0:.1f} s; render with `python -m engine "
+        f"report --experiment {args.experiment} --seeds {args.seeds} --out DIR`"
+    )
+    return 0

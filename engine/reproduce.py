@@ -1,0 +1,184 @@
+"""The "reproduce" job: train one seed of a `REPRODUCE` experiment, then every analysis behind
+Figures 1-5 of the paper (distances, projected trajectories, pruned starts, Hessian spectra at
+min_L and Pr_L(min_(L−1)) for every IMP level and at the baselines' solutions).
+
+Training resumes from the store and every analysis unit is cached, so submitting the same
+payload again after an interruption only computes what is missing. The Hessian options (k,
+subset) are part of the payload and of the job's identity: they change the numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.config import RunSpec, SpecError
+from engine.jobs import Job, JobKind, Prepared, register_kind
+from engine.presets import REPRODUCE, reproduce_specs
+from engine.settings import data_root
+from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.train import Reporter
+
+# Hessian sizes that fit a CPU budget: ~15 s per point for LeNet at k=100 on 2 cores, so
+# k=20; Conv-2 has 3.2M weights and slow HVPs, so smaller still. Unlisted experiments: FALLBACK.
+HESSIAN_DEFAULTS: dict[str, dict[str, int]] = {
+    "lenet-mnist5k": {"k": 20, "subset": 1000},
+    "conv2-mnist5k": {"k": 10, "subset": 256},
+}
+FALLBACK = {"k": 20, "subset": 1000}
+
+
+def _analyses():
+    """Imported when used, so loading the job kinds stays light (no torch)."""
+    from engine.analysis import jobs
+
+    return jobs
+
+
+def parse_seeds(text: str | list | tuple, name: str = "seeds") -> tuple[int, ...]:
+    """`0,1,2` (or a list) as distinct whole numbers >= 0, in the order given."""
+    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else list(text)
+    out: list[int] = []
+    for s in items:
+        if s == "":
+            continue
+        if isinstance(s, bool) or not str(s).isdigit():
+            raise SpecError(name, f"{s!r} is not a seed; write whole numbers, e.g. 0,1,2")
+        if int(s) not in out:
+            out.append(int(s))
+    if not out:
+        raise SpecError(name, "name at least one seed, e.g. 0,1,2")
+    return tuple(out)
+
+
+def experiment_spec(name: str, seed: int) -> RunSpec:
+    """The run of `name` for one seed, reading data from this installation's data folder
+    (where data lives is not part of the run id)."""
+    spec = reproduce_specs(name, (seed,))[0]
+    return spec.replace(data=spec.data.replace(root=str(Path(data_root()).resolve())))
+
+
+def run_ids(name: str, seeds: tuple[int, ...]) -> list[str]:
+    return [experiment_spec(name, s).run_id for s in seeds]
+
+
+def normalize_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """`{"experiment", "seed", "k", "subset"}` checked, with the experiment's defaults filled."""
+    name = payload.get("experiment")
+    if name not in REPRODUCE:
+        raise SpecError(
+            "experiment", f"unknown experiment {name!r}; choose one of: {', '.join(REPRODUCE)}"
+        )
+    unknown = sorted(set(payload) - {"experiment", "seed", "k", "subset"})
+    if unknown:
+        raise SpecError(unknown[0], "is not a reproduce option; use experiment, seed, k, subset")
+    out: dict[str, Any] = {
+        "experiment": name,
+        "seed": parse_seeds([payload.get("seed", 0)], "seed")[0],
+    }
+    defaults = HESSIAN_DEFAULTS.get(name, FALLBACK)
+    for opt in ("k", "subset"):
+        value = payload.get(opt)
+        out[opt] = _analyses().OPTIONS[opt].parse(opt, defaults[opt] if value is None else value)
+    return out
+
+
+def analysis_requests(store: Store, run_id: str, k: int, subset: int) -> list[dict[str, Any]]:
+    """Every analysis behind Figures 3-5 for a finished run (Figs. 1-2 read training logs)."""
+    spec = store.load_spec(run_id)
+    hessian = {"k": k, "subset": subset}
+    out: list[dict[str, Any]] = [
+        {"run_id": run_id, "what": "distances"},
+        {"run_id": run_id, "what": "trajectory", "subset": subset},
+        {"run_id": run_id, "what": "pruned_start"},
+        {"run_id": run_id, "what": "spectrum", **hessian},
+    ]
+    at = spec.baseline_level
+    baselines = [b for b in spec.baselines.kinds if at in store.levels(run_id, b)]
+    if baselines:
+        levels = {b: [at] for b in baselines}
+        out.append(
+            {
+                "run_id": run_id,
+                "what": "spectrum",
+                "branches": baselines,
+                "levels": levels,
+                "points": ["solution"],
+                **hessian,
+            }
+        )
+    return out
+
+
+class _Prefixed:
+    """A reporter that names the experiment step in each progress label."""
+
+    def __init__(self, inner: Any, prefix: str):
+        self.inner, self.prefix = inner, prefix
+
+    def progress(self, **fields: Any) -> None:
+        self.inner.progress(**{**fields, "label": f"{self.prefix} {fields.get('label', '')}"})
+
+    def epoch_done(self, row: dict[str, float]) -> None:
+        self.inner.epoch_done(row)
+
+    def cancelled(self) -> bool:
+        return self.inner.cancelled()
+
+
+def reproduce(
+    store: Store, payload: dict[str, Any], device: Any = None, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """Train (or resume) one seed of an experiment, then compute its missing analyses."""
+    from engine.imp import open_run, train_run
+    from engine.job_kinds import RunProgress
+    from engine.train import Cancelled, NullReporter
+
+    reporter = reporter or NullReporter()
+    p = normalize_payload(payload)
+    spec = experiment_spec(p["experiment"], p["seed"])
+    t0 = time.perf_counter()
+    ctx = open_run(spec, store, device, RunProgress(reporter, spec, store))
+    try:
+        train_run(ctx)
+    except (Cancelled, Exception) as e:  # as the run job: the run list shows what happened
+        store.touch(spec.run_id, status="cancelled" if isinstance(e, Cancelled) else "failed")
+        raise
+    summaries = []
+    for request in analysis_requests(store, spec.run_id, p["k"], p["subset"]):
+        summary = _analyses().execute(store, request, device, _Prefixed(reporter, "analysis"))
+        summaries.append({k: summary[k] for k in ("what", "units", "computed", "cached")})
+    return {"run_id": spec.run_id, **p, "analyses": summaries, "seconds": time.perf_counter() - t0}
+
+
+def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
+    """Whether the run is finished and every analysis of it is stored."""
+    from engine.job_kinds import planned_levels
+
+    p = normalize_payload(payload)
+    spec = experiment_spec(p["experiment"], p["seed"])
+    if not store.has_run(spec.run_id) or not all(
+        store.level(spec.run_id, lv, br).done for br, lv in planned_levels(spec)
+    ):
+        return False
+    requests = analysis_requests(store, spec.run_id, p["k"], p["subset"])
+    return all(_analyses().is_stored(store, r) for r in requests)
+
+
+def _prepare(store: Store, payload: dict[str, Any]) -> Prepared:
+    p = normalize_payload(payload)
+    run_id = experiment_spec(p["experiment"], p["seed"]).run_id
+    return Prepared(p, {"reproduce": p, "run_id": run_id}, run_id)
+
+
+def _execute(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
+    result = reproduce(store, job.payload, device, reporter)
+    if hasattr(reporter, "log"):
+        reporter.log(f"reproduced {result['run_id']} in {result['seconds']:.1f} s")
+    return result
+
+
+register_kind(JobKind("reproduce", _prepare, _execute, lambda s, j: is_reproduced(s, j.payload)))

@@ -1,0 +1,228 @@
+"""The pure chart builders: what they plot, how runs are told apart, tooltips, and export."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from app import charts, downloads
+from tests.app import tables as T
+
+
+def _spec(chart) -> dict:
+    return json.loads(downloads.spec_json(chart))
+
+
+def _walk(node, key):
+    """Every value stored under `key` anywhere in a Vega-Lite spec."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            yield from _walk(v, key)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v, key)
+
+
+def _tooltip_fields(spec: dict) -> set[str]:
+    out = set()
+    for tip in _walk(spec, "tooltip"):
+        for t in tip if isinstance(tip, list) else [tip]:
+            if isinstance(t, dict) and "field" in t:
+                out.add(t["field"])
+    return out
+
+
+def _rows(spec: dict) -> list[pd.DataFrame]:
+    return [pd.DataFrame(v) for v in spec.get("datasets", {}).values()]
+
+
+def two_runs(make, **kw) -> pd.DataFrame:
+    return pd.concat([make("run-a", **kw), make("run-b", **kw)], ignore_index=True)
+
+
+BUILDERS = {
+    "level_curves": lambda: charts.level_curves(T.metrics(), "train_loss", log=True),
+    "final_vs_sparsity": lambda: charts.final_vs_sparsity(T.summary()),
+    "baseline_curves": lambda: charts.baseline_curves(T.metrics(), 3, "test_acc"),
+    "baseline_final": lambda: charts.baseline_final(T.summary(), 3),
+    "distances": lambda: charts.distances_chart(T.distances()),
+    "trajectory": lambda: charts.trajectory_chart(T.trajectory(), 2),
+    "trajectory_all": lambda: charts.trajectory_chart(T.trajectory()),
+    "pruned_start": lambda: charts.pruned_start_chart(T.pruned_start(), "test_acc"),
+    "interpolation": lambda: charts.interpolation_chart(T.interpolation(), "train_loss"),
+    "barrier": lambda: charts.barrier_chart(T.barrier()),
+    "spectrum": lambda: charts.spectrum_chart(T.spectra(), 1),
+    "spectrum_all": lambda: charts.spectrum_chart(T.spectra()),
+    "density": lambda: charts.density_chart(T.density(), 2),
+    "trace": lambda: charts.trace_chart(T.trace()),
+    "volume": lambda: charts.volume_chart(T.volume()),
+    "landscape": lambda: charts.landscape_chart(T.landscape()),
+}
+VALUE_COLUMN = {
+    "level_curves": "train_loss",
+    "final_vs_sparsity": "test_acc",
+    "baseline_curves": "test_acc",
+    "baseline_final": "test_acc",
+    "distances": "distance",
+    "trajectory": "train_loss",
+    "trajectory_all": "train_loss",
+    "pruned_start": "test_acc",
+    "interpolation": "train_loss",
+    "barrier": "barrier_test_error",
+    "spectrum": "eigenvalue",
+    "spectrum_all": "eigenvalue",
+    "density": "density",
+    "trace": "trace",
+    "volume": "log_volume",
+    "landscape": "train_loss",
+}
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_every_chart_is_valid_vega_lite_with_exact_value_tooltips(name):
+    spec = _spec(BUILDERS[name]())  # to_dict validates against the Vega-Lite schema
+    tips = _tooltip_fields(spec)
+    assert VALUE_COLUMN[name] in tips
+    assert "run_id" in tips
+
+
+@pytest.mark.parametrize("name", ["level_curves", "spectrum_all", "trace", "landscape"])
+def test_charts_render_to_svg_and_png(name):
+    chart = BUILDERS[name]()
+    svg = downloads.to_svg(chart)
+    assert svg.lstrip().startswith("<svg") and "</svg>" in svg
+    png = downloads.to_png(chart, scale=1)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_level_curves_plot_only_imp_levels_coloured_by_sparsity():
+    m = T.metrics(levels=3)
+    chart = charts.level_curves(m, "test_acc")
+    data = chart.data
+    assert set(data["level"]) == {0, 1, 2, 3}
+    assert len(data) == len(m[m["branch"] == "imp"])
+    spec = _spec(chart)
+    colors = [c for c in _walk(spec, "color") if isinstance(c, dict) and "field" in c]
+    assert {c["field"] for c in colors} == {"sparsity"}
+
+
+def test_log_scale_drops_values_a_log_axis_cannot_show():
+    m = T.metrics()
+    m.loc[m.index[:3], "train_loss"] = 0.0
+    chart = charts.level_curves(m, "train_loss", log=True)
+    assert (chart.data["train_loss"] > 0).all()
+    scales = [s.get("type") for s in _walk(_spec(chart), "scale") if isinstance(s, dict)]
+    assert "log" in scales
+    linear = charts.level_curves(m, "train_loss", log=False)
+    assert (linear.data["train_loss"] == 0).sum() == 3
+
+
+def test_several_runs_are_told_apart_by_dash_one_run_is_not():
+    one = _spec(charts.level_curves(T.metrics("run-a"), "train_loss"))
+    assert not list(_walk(one, "strokeDash"))
+    both = charts.level_curves(two_runs(T.metrics), "train_loss")
+    dashes = list(_walk(_spec(both), "strokeDash"))
+    assert dashes and dashes[0]["field"] == "run_id"
+    assert set(both.data["run_id"]) == {"run-a", "run-b"}
+
+
+def test_baseline_curves_compare_every_method_at_the_chosen_level():
+    chart = charts.baseline_curves(T.metrics(levels=3), 3, "train_loss")
+    assert set(chart.data["method"]) == {"IMP-WR", "one-shot", "FT", "RIPN", "RPN_1", "RPN_2"}
+    assert set(chart.data["level"]) == {3}
+    imp_only = charts.baseline_curves(T.metrics(levels=3), 1, "train_loss")
+    assert set(imp_only.data["method"]) == {"IMP-WR"}
+
+
+def test_final_vs_sparsity_line_joins_imp_levels_and_marks_baselines():
+    spec = _spec(charts.final_vs_sparsity(T.summary(levels=3)))
+    frames = _rows(spec)
+    line = next(f for f in frames if set(f["branch"]) == {"imp"})
+    assert sorted(line["level"]) == [0, 1, 2, 3]
+    points = next(f for f in frames if len(set(f["branch"])) > 1)
+    assert len(points) == 4 + 5
+
+
+def test_distance_labels_name_both_targets():
+    chart = charts.distances_chart(T.distances())
+    assert set(chart.data["target"]) == set(charts.DISTANCE_LABELS.values())
+
+
+def test_trajectory_and_spectrum_facet_levels_when_none_is_chosen():
+    for chart in (charts.trajectory_chart(T.trajectory()), charts.spectrum_chart(T.spectra())):
+        spec = _spec(chart)
+        assert spec["facet"]["field"] == "level"
+    one = charts.spectrum_chart(T.spectra(), level=2)
+    assert set(one.data["level"]) == {2}
+
+
+def test_spectrum_axis_is_log_only_when_every_eigenvalue_is_positive():
+    positive = T.spectra()
+    positive = positive[positive["eigenvalue"] > 0]
+    types = lambda c: {s.get("type") for s in _walk(_spec(c), "scale") if isinstance(s, dict)}  # noqa: E731
+    assert "log" in types(charts.spectrum_chart(positive, 1))
+    assert "symlog" in types(charts.spectrum_chart(T.spectra(), 1))  # has negative values
+
+
+def test_trace_error_bars_span_one_standard_error():
+    chart = charts.trace_chart(T.trace())
+    d = chart.data
+    assert ((d["high"] - d["low"]) == 2 * d["stderr"]).all()
+
+
+def test_landscape_cells_tile_the_grid_and_runs_get_panels():
+    chart = charts.landscape_chart(T.landscape(n=5))
+    d = chart.data
+    assert (d["x1"] - d["x0"]).round(9).eq(0.5).all()  # grid spacing of linspace(-1, 1, 5)
+    assert (d["x0"] + d["x1"]).div(2).round(9).equals(d["x"].round(9))
+    both = _spec(charts.landscape_chart(two_runs(T.landscape)))
+    assert both["facet"]["field"] == "run_id"
+
+
+def test_builders_accept_empty_tables():
+    for name, make in T.ANALYSES.items():
+        empty = make().iloc[0:0]
+        builder = {
+            "distances": charts.distances_chart,
+            "trajectory": charts.trajectory_chart,
+            "pruned_start": charts.pruned_start_chart,
+            "spectra": charts.spectrum_chart,
+            "volume": charts.volume_chart,
+            "trace": charts.trace_chart,
+            "density": charts.density_chart,
+            "interpolation": charts.interpolation_chart,
+            "barrier": charts.barrier_chart,
+            "landscape": charts.landscape_chart,
+        }[name]
+        _spec(builder(empty))
+    _spec(charts.level_curves(T.metrics().iloc[0:0]))
+
+
+def test_sweep_band_draws_mean_line_and_band():
+    import pandas as pd
+
+    from engine.sweeps import band
+
+    table = pd.DataFrame(
+        {
+            "group": ["a", "a", "b", "b"],
+            "level": [1, 1, 1, 1],
+            "sparsity": [0.2] * 4,
+            "test_acc": [0.9, 0.8, 0.7, 0.7],
+        }
+    )
+    df = band(table, ["group", "level", "sparsity"], "test_acc")
+    a = df[df["group"] == "a"].iloc[0]
+    assert a["mean"] == pytest.approx(0.85) and a["hi"] - a["lo"] == pytest.approx(
+        2 * 0.0707, abs=1e-3
+    )
+    spec = charts.sweep_band(df, "sparsity", "test_acc").to_dict()
+    marks = [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        for layer in spec["layer"]
+    ]
+    assert marks == ["area", "line"]
