@@ -12,6 +12,21 @@ from engine.config import (
     TrainSpec,
 )
 
+
+def adam_recipe(length: str, lr: float = 1.2e-3) -> TrainSpec:
+    """Frankle & Carbin's MNIST recipe: Adam, batch 60, constant rate, a checkpoint per epoch."""
+    return TrainSpec(
+        optimizer="adam",
+        lr=lr,
+        weight_decay=0.0,
+        batch_size=60,
+        length=length,
+        schedule="constant",
+        milestones=(),
+        checkpoint_every=1,
+    )
+
+
 ALL_BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")
 
 PRESETS: dict[str, tuple[str, RunSpec]] = {
@@ -20,16 +35,7 @@ PRESETS: dict[str, tuple[str, RunSpec]] = {
         RunSpec(
             data=DataSpec("mnist5k"),
             model=ModelSpec("lenet_300_100"),
-            train=TrainSpec(
-                optimizer="adam",
-                lr=1.2e-3,
-                weight_decay=0.0,
-                batch_size=60,
-                length="8ep",
-                schedule="constant",
-                milestones=(),
-                checkpoint_every=1,
-            ),
+            train=adam_recipe("8ep"),
             prune=PruneSpec(levels=5, rate=0.2, output_rate=0.1, rewind="0it"),
             baselines=BaselineSpec(kinds=ALL_BASELINES),
         ),
@@ -40,16 +46,7 @@ PRESETS: dict[str, tuple[str, RunSpec]] = {
         RunSpec(
             data=DataSpec("mnist"),
             model=ModelSpec("lenet_300_100"),
-            train=TrainSpec(
-                optimizer="adam",
-                lr=1.2e-3,
-                weight_decay=0.0,
-                batch_size=60,
-                length="50ep",
-                schedule="constant",
-                milestones=(),
-                checkpoint_every=1,
-            ),
+            train=adam_recipe("50ep"),
             prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
             baselines=BaselineSpec(kinds=ALL_BASELINES),
         ),
@@ -94,16 +91,7 @@ REPRODUCE: dict[str, tuple[str, RunSpec]] = {
         RunSpec(
             data=DataSpec("mnist5k"),
             model=ModelSpec("lenet_300_100"),
-            train=TrainSpec(
-                optimizer="adam",
-                lr=1.2e-3,
-                weight_decay=0.0,
-                batch_size=60,
-                length="10ep",
-                schedule="constant",
-                milestones=(),
-                checkpoint_every=1,
-            ),
+            train=adam_recipe("10ep"),
             prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
             baselines=BaselineSpec(kinds=ALL_BASELINES),
         ),
@@ -114,16 +102,7 @@ REPRODUCE: dict[str, tuple[str, RunSpec]] = {
         RunSpec(
             data=DataSpec("mnist5k"),
             model=ModelSpec("conv2"),
-            train=TrainSpec(
-                optimizer="adam",
-                lr=2e-4,
-                weight_decay=0.0,
-                batch_size=60,
-                length="3ep",
-                schedule="constant",
-                milestones=(),
-                checkpoint_every=1,
-            ),
+            train=adam_recipe("3ep", lr=2e-4),
             prune=PruneSpec(levels=4, rate=0.2, output_rate=0.1, rewind="0it"),
             baselines=BaselineSpec(kinds=ALL_BASELINES),
         ),
