@@ -27,30 +27,18 @@ def show(
     st.altair_chart(chart, width=width, theme=None)  # as the PNG/SVG will look
     slug = _slug(name)
     row = st.container(horizontal=True, gap="small")
-    row.download_button(
-        "CSV",
-        lambda: to_csv(table),
-        f"{slug}.csv",
-        "text/csv",
-        key=f"dl-csv-{slug}",
-        on_click="ignore",
-        icon=":material/download:",
+    formats = (
+        ("CSV", lambda: to_csv(table), "csv", "text/csv", ":material/download:"),
+        ("PNG", lambda: to_png(chart), "png", "image/png", ":material/image:"),
+        ("SVG", lambda: to_svg(chart), "svg", "image/svg+xml", ":material/image:"),
     )
-    row.download_button(
-        "PNG",
-        lambda: to_png(chart),
-        f"{slug}.png",
-        "image/png",
-        key=f"dl-png-{slug}",
-        on_click="ignore",
-        icon=":material/image:",
-    )
-    row.download_button(
-        "SVG",
-        lambda: to_svg(chart),
-        f"{slug}.svg",
-        "image/svg+xml",
-        key=f"dl-svg-{slug}",
-        on_click="ignore",
-        icon=":material/image:",
-    )
+    for label, make, ext, mime, icon in formats:
+        row.download_button(
+            label,
+            make,
+            f"{slug}.{ext}",
+            mime,
+            key=f"dl-{ext}-{slug}",
+            on_click="ignore",
+            icon=icon,
+        )
