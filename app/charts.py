@@ -12,14 +12,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-METHOD_LABELS = {
-    "imp": "IMP-WR",
-    "one_shot": "one-shot",
-    "ft": "FT",
-    "ripn": "RIPN",
-    "rpn1": "RPN_1",
-    "rpn2": "RPN_2",
-}
+from engine.config import METHOD_LABELS
+
 METRIC_TITLES = {
     "train_loss": "training loss",
     "test_loss": "test loss",

@@ -239,6 +239,14 @@ class PruneSpec(SpecBase):
 
 
 BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")
+METHOD_LABELS = {  # the paper's name of each branch of a run: IMP-WR and its baselines
+    "imp": "IMP-WR",
+    "one_shot": "one-shot",
+    "ft": "FT",
+    "ripn": "RIPN",
+    "rpn1": "RPN_1",
+    "rpn2": "RPN_2",
+}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ space: the loss at `W ⊙ m` in eval mode, differentiated only in the unpruned c
 result's `tf32` says whether the caller had it on for a CUDA device (switched off for this).
 
 Backends of `top_eigenvalues`:
-- ``"lanczos"`` (default): `engine.analysis.lanczos`, unrestarted Lanczos with partial
+- ``"lanczos"`` (default): `engine.analysis.lanczos`, unrestarted Lanczos with full
   reorthogonalization, basis on the device. Largest *algebraic* eigenvalues.
 - ``"arpack"``: scipy's `eigsh` (implicitly restarted Lanczos, which="LA") on the same
   products, vectors on the host in float64: the library reference.

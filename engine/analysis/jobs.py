@@ -7,8 +7,8 @@ by its hash, runs it once. `execute` splits a request into units (one level's po
 Hessian, landscape and pruned-start analyses; one level for distances and the projected
 trajectory; one path for interpolation). Each unit is stored under the content hash of its
 inputs: the run, the bytes of every checkpoint and mask it reads, the options that change its
-numbers and `VERSION`. A repeated request recomputes nothing; an interrupted one resumes at
-the first missing unit.
+numbers and its kind's `version`. A repeated request recomputes nothing; an interrupted one
+resumes at the first missing unit.
 """
 
 from __future__ import annotations
@@ -47,7 +47,14 @@ from engine.settings import data_root
 from engine.store import Store, StoreError, check_name
 from engine.train import Cancelled, NullReporter, Reporter
 
-VERSION = 1  # bump when a change alters stored numbers, so old results are not reused
+# Bump a kind's version when a change alters its stored numbers, so old results are not
+# reused. 2: spectrum and density reorthogonalize fully (partial gave ghost eigenvalues).
+VERSIONS = {"spectrum": 2, "density": 2}
+
+
+def version(what: str) -> int:
+    return VERSIONS.get(what, 1)
+
 
 ANALYSES: dict[str, str] = {
     "distances": "‖start_L − Pr_L(min_(L−1))‖ and ‖start_L − min_L‖ per level (Fig. 3): over "
@@ -448,7 +455,7 @@ class Unit:
 
     def key(self, store: Store, run_id: str) -> str:
         prints = {role: fingerprint(store, run_id, p) for role, p in self.points.items()}
-        blob = [VERSION, self.what, run_id, self.ident, self.options, prints]
+        blob = [version(self.what), self.what, run_id, self.ident, self.options, prints]
         return content_hash(blob)[:32]
 
 
@@ -723,7 +730,7 @@ def execute(
 
 def _record(run_id: str, unit: Unit, result: dict, t1: float, device: torch.device) -> dict:
     return {
-        "version": VERSION,
+        "version": version(unit.what),
         "what": unit.what,
         "run_id": run_id,
         "unit": unit.ident,
