@@ -11,14 +11,13 @@
   poll interval / 2 (the expected wait of a polling worker).
 - `claim_throughput`: no-op jobs per second through two worker processes, against one.
 
-Importing this module registers the no-op kind `bench_noop` (workers load it through
+The no-op kind comes from `benchmarks.common` (workers load it through
 $IMP_LAB_JOB_MODULES).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -32,21 +31,9 @@ import diskcache
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import MODULE, NOOP, emit  # noqa: E402
 from engine.config import RunSpec  # noqa: E402
-from engine.jobs import KINDS, MODULES_ENV, JobKind, JobQueue, Prepared, register_kind  # noqa: E402
-
-if "bench_noop" not in KINDS:
-    register_kind(
-        JobKind("bench_noop", lambda store, p: Prepared(dict(p), p), lambda *a: {"ok": True})
-    )
-
-
-def emit(name: str, value: float, unit: str, ref_name: str = "", ref: float = 0.0, **extra):
-    line = {"name": name, "value": round(value, 6), "unit": unit, **extra}
-    if ref_name:
-        line |= {"reference": ref_name, "reference_value": round(ref, 6)}
-        line["ratio"] = round(value / ref, 3) if ref else None
-    print(json.dumps(line), flush=True)
+from engine.jobs import MODULES_ENV, JobQueue  # noqa: E402
 
 
 def rate(fn, seconds: float = 2.0) -> float:
@@ -59,7 +46,7 @@ def rate(fn, seconds: float = 2.0) -> float:
 
 
 def start_workers(root: Path, n: int, poll: float) -> list[subprocess.Popen]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), **{MODULES_ENV: "benchmarks.queue"})
+    env = dict(os.environ, PYTHONPATH=str(REPO), **{MODULES_ENV: MODULE})
     cmd = [sys.executable, "-m", "engine", "worker", "--store", str(root), "--device", "cpu"]
     cmd += ["--poll-interval", str(poll)]
     procs = [
@@ -91,7 +78,7 @@ def throughput(root: Path, workers: int, jobs: int) -> float:
     """No-op jobs per second from the first claim to the last finish."""
     procs = start_workers(root, workers, poll=0.01)
     queue = JobQueue(root)
-    ids = [queue.submit("bench_noop", {"tag": str(root), "n": n}).id for n in range(jobs)]
+    ids = [queue.submit(NOOP, {"tag": str(root), "n": n}).id for n in range(jobs)]
     wait_done(queue, ids)
     done = [queue.get(i) for i in ids]
     stop(procs)
@@ -124,7 +111,7 @@ def measure(tmp: Path, jobs: int, latency_samples: int) -> None:
     emit("write_floor", floor, "writes/s")
 
     queue = JobQueue(tmp / "store")
-    job = queue.submit("bench_noop", {"n": -1})
+    job = queue.submit(NOOP, {"n": -1})
     queue.claim("bench")
     progress = {"label": "imp level 1", "epoch": 3, "step": 120, "loss": 0.31, "eta": 12.0}
     writes = rate(lambda n: queue.heartbeat(job.id, "bench", {**progress, "step": n}))
@@ -142,7 +129,7 @@ def measure(tmp: Path, jobs: int, latency_samples: int) -> None:
     for n in range(latency_samples):
         time.sleep(0.1 + 0.037 * n)  # submit at varying phases of the worker's poll
         t0 = time.time()
-        job = queue.submit("bench_noop", {"n": n})
+        job = queue.submit(NOOP, {"n": n})
         wait_done(queue, [job.id])
         waits.append(queue.get(job.id).started - t0)
     beats = set()  # the heartbeat thread writes the worker's record and its job's progress

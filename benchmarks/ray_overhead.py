@@ -14,14 +14,13 @@ default), and times no-op jobs:
 - `ray_burst_submit_to_start`: `--burst` jobs submitted at once, mean submit → start, with
   two warm task slots (2 CPUs), against one local worker taking the same burst.
 
-Importing this module registers the no-op kind `bench_ray_noop` (the dispatcher's tasks and
+The no-op kind comes from `benchmarks.common` (the dispatcher's tasks and
 the worker load it through $IMP_LAB_JOB_MODULES).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -33,20 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.jobs import KINDS, MODULES_ENV, JobKind, JobQueue, Prepared, register_kind  # noqa: E402
-
-if "bench_ray_noop" not in KINDS:
-    register_kind(
-        JobKind("bench_ray_noop", lambda store, p: Prepared(dict(p), p), lambda *a: {"ok": True})
-    )
-
-
-def emit(name: str, value: float, unit: str, ref_name: str = "", ref: float = 0.0, **extra):
-    line = {"name": name, "value": round(value, 4), "unit": unit, **extra}
-    if ref_name:
-        line |= {"reference": ref_name, "reference_value": round(ref, 4)}
-        line["ratio"] = round(value / ref, 2) if ref else None
-    print(json.dumps(line), flush=True)
+from benchmarks.common import MODULE, NOOP, emit  # noqa: E402
+from engine.jobs import MODULES_ENV, JobQueue  # noqa: E402
 
 
 def stats(waits: list[float]) -> dict:
@@ -56,7 +43,7 @@ def stats(waits: list[float]) -> dict:
 
 def submit_and_wait(queue: JobQueue, tag: str, n: int) -> float:
     t0 = time.time()
-    job = queue.submit("bench_ray_noop", {"tag": tag, "n": n})
+    job = queue.submit(NOOP, {"tag": tag, "n": n})
     while (job := queue.get(job.id)).status != "done":
         time.sleep(0.005)
     return job.started - t0
@@ -72,7 +59,7 @@ def sequential(queue: JobQueue, tag: str, samples: int) -> list[float]:
 
 def burst(queue: JobQueue, tag: str, count: int) -> list[float]:
     t0 = time.time()
-    ids = [queue.submit("bench_ray_noop", {"tag": tag, "n": n}).id for n in range(count)]
+    ids = [queue.submit(NOOP, {"tag": tag, "n": n}).id for n in range(count)]
     while any(queue.get(i).status != "done" for i in ids):
         time.sleep(0.01)
     return [queue.get(i).started - t0 for i in ids]
@@ -107,7 +94,7 @@ def main() -> None:
     from engine.ray_backend import LOOPBACK_ENV, start_local_head
 
     os.environ.update(LOOPBACK_ENV)
-    env = dict(os.environ, PYTHONPATH=str(REPO), **{MODULES_ENV: "benchmarks.ray_overhead"})
+    env = dict(os.environ, PYTHONPATH=str(REPO), **{MODULES_ENV: MODULE})
     with tempfile.TemporaryDirectory(prefix="ray-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         head = start_local_head(tmp / "head", num_cpus=2)
