@@ -33,6 +33,14 @@ from engine.results import metrics_table, summary_table
 from engine.store import Store
 
 BAND = "line: mean over seeds; band: min–max over seeds"
+READERS = {  # every stored table the figures and the claims read, gathered once per report
+    "metrics": metrics_table,
+    "summary": summary_table,
+    "distances": tables.distances_table,
+    "trajectory": tables.trajectory_table,
+    "spectra": tables.spectra_table,
+    "volume": tables.volume_table,
+}
 
 
 @dataclass
@@ -99,13 +107,11 @@ def band_chart(
 
 
 def _figures(
-    store: Store, groups: dict[str, list[str]]
+    data: dict[str, pd.DataFrame], at: dict[str, int]
 ) -> dict[str, tuple[str, pd.DataFrame, alt.Chart]]:
     """name -> (title, the CSV table, chart) for every figure whose data is stored."""
     out: dict[str, tuple[str, pd.DataFrame, alt.Chart]] = {}
-    at = baseline_levels(store, groups)
-    metrics = gather(store, groups, metrics_table)
-    summary = gather(store, groups, summary_table)
+    metrics, summary = data["metrics"], data["summary"]
     if len(metrics):
         imp = metrics[metrics["branch"] == "imp"]
         for y, log in (("train_loss", True), ("test_acc", False)):
@@ -133,20 +139,20 @@ def _figures(
         title = "Fig. 1: final test accuracy against sparsity"
         chart = band_chart(t, "sparsity", "method:N", title, "test_acc", x_title="sparsity")
         out["fig1-acc-vs-sparsity"] = (title, t, chart)
-    distances = gather(store, groups, tables.distances_table)
+    distances = data["distances"]
     if len(distances):
         d = distances[(distances["norm"] == "prunable") & (~distances["normalised"].astype(bool))]
         d = d.assign(to=d["to"].map(DISTANCE_LABELS))
         t = aggregate(d[d["branch"] == "imp"], ["group", "level", "to"], "distance")
         title = "Fig. 3: distance from start_L (prunable weights)"
         out["fig3-distances"] = (title, t, band_chart(t, "level", "to:N", title, "distance"))
-    trajectory = gather(store, groups, tables.trajectory_table)
+    trajectory = data["trajectory"]
     if len(trajectory):
         t = aggregate(trajectory, ["group", "level", "epoch", "series"], "train_loss")
         title = "Fig. 4: level L and level L−1 projected on m_L (training loss)"
         chart = band_chart(t, "epoch", "series:N", title, "train_loss", log=True, facet="level")
         out["fig4-trajectory"] = (title, t, chart)
-    spectra = gather(store, groups, tables.spectra_table)
+    spectra = data["spectra"]
     if len(spectra):
         s = spectra[spectra["branch"] == "imp"]
         s = s.assign(weights=s["point"].map(lambda p: POINT_LABELS.get(p, p)))
@@ -155,7 +161,7 @@ def _figures(
         positive = bool((t["low"] > 0).all())
         chart = band_chart(t, "rank", "weights:N", title, "eigenvalue", log=positive, facet="level")
         out["fig5-spectra"] = (title, t, chart)
-    volume = gather(store, groups, tables.volume_table)
+    volume = data["volume"]
     if len(volume):
         v = with_method(volume)
         v = v.assign(weights=v["method"] + " " + v["point"].map(lambda p: POINT_LABELS.get(p, p)))
@@ -170,14 +176,16 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
     """Write every figure (PNG, SVG, CSV), each claim's numbers (CSV) and `report.md`."""
     out = Path(out_dir)
     groups = replicate_groups(store, list(dict.fromkeys(run_ids)))
+    data = {name: gather(store, groups, read) for name, read in READERS.items()}
+    at = baseline_levels(store, groups)
     figures = []
-    for name, (title, table, chart) in _figures(store, groups).items():
+    for name, (title, table, chart) in _figures(data, at).items():
         files = {"csv": out / f"{name}.csv", "png": out / f"{name}.png", "svg": out / f"{name}.svg"}
         atomic.write_text(files["csv"], to_csv(table))
         atomic.write_bytes(files["png"], to_png(chart))
         atomic.write_text(files["svg"], to_svg(chart))
         figures.append(Figure(name, title, files))
-    claims = evaluate_claims(store, groups)
+    claims = evaluate_claims(data, at)
     for i, c in enumerate(claims):
         if len(c.table):
             atomic.write_text(out / "claims" / f"{c.id}-{i}.csv", to_csv(c.table))

@@ -10,16 +10,14 @@ inconclusive. Pure pandas and scipy, so the app's Report page and the CLI share 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from engine.analysis import tables
 from engine.config import METHOD_LABELS, content_hash
-from engine.results import summary_table
 from engine.store import Store
 
 ALPHA = 0.05  # significance level of every test below
@@ -315,15 +313,16 @@ def _spectrum_summary(spectra: pd.DataFrame, volume: pd.DataFrame, group: str) -
 
 
 # --- all claims -----------------------------------------------------------------------------
-def evaluate_claims(store: Store, groups: dict[str, list[str]]) -> list[Claim]:
-    """C1 (both metrics), C2 and C3 (three spectral summaries) for every group."""
-    at = baseline_levels(store, groups)
-    summary = gather(store, groups, summary_table)
-    distances = gather(store, groups, tables.distances_table)
-    spectra = gather(store, groups, tables.spectra_table)
-    volume = gather(store, groups, tables.volume_table)
-    names = list(groups)
-    return [*claim_c1(summary, at), *claim_c2(distances, names), *claim_c3(spectra, volume, names)]
+def evaluate_claims(data: Mapping[str, pd.DataFrame], at: dict[str, int]) -> list[Claim]:
+    """C1 (both metrics), C2 and C3 (three spectral summaries) for every group of `at` (group
+    -> its baseline level), from the `gather`ed tables "summary", "distances", "spectra" and
+    "volume"."""
+    names = list(at)
+    return [
+        *claim_c1(data["summary"], at),
+        *claim_c2(data["distances"], names),
+        *claim_c3(data["spectra"], data["volume"], names),
+    ]
 
 
 def claims_frame(claims: list[Claim]) -> pd.DataFrame:
