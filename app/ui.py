@@ -141,8 +141,15 @@ def distinct(frame: pd.DataFrame, column: str, kind: type = int) -> list:
     return sorted({kind(v) for v in frame[column]})
 
 
-def level_or_all(text: str) -> Any:
+def _level_or_all(text: str) -> Any:
     return text if text == ALL else int(text)
+
+
+def choose_level(frame: pd.DataFrame, key: str) -> int | None:
+    """One of the table's levels, picked in a select box, or None for all of them."""
+    levels = distinct(frame, "level", int)
+    level = choose("Level", key, [ALL, *levels], ALL, cast=_level_or_all)
+    return None if level == ALL else level
 
 
 def choose(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.config import (
+    BASELINES,
     BaselineSpec,
     DataSpec,
     ModelSpec,
@@ -27,8 +28,6 @@ def adam_recipe(length: str, lr: float = 1.2e-3) -> TrainSpec:
     )
 
 
-ALL_BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")
-
 PRESETS: dict[str, tuple[str, RunSpec]] = {
     "demo": (
         "LeNet-300-100 on mnist5k (offline), 5 levels x 8 epochs, all five baselines at level 5.",
@@ -37,7 +36,7 @@ PRESETS: dict[str, tuple[str, RunSpec]] = {
             model=ModelSpec("lenet_300_100"),
             train=adam_recipe("8ep"),
             prune=PruneSpec(levels=5, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=ALL_BASELINES),
+            baselines=BaselineSpec(kinds=BASELINES),
         ),
     ),
     "paper-lenet-mnist": (
@@ -48,7 +47,7 @@ PRESETS: dict[str, tuple[str, RunSpec]] = {
             model=ModelSpec("lenet_300_100"),
             train=adam_recipe("50ep"),
             prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=ALL_BASELINES),
+            baselines=BaselineSpec(kinds=BASELINES),
         ),
     ),
     "paper-resnet20-cifar10": (
@@ -70,7 +69,7 @@ PRESETS: dict[str, tuple[str, RunSpec]] = {
                 checkpoint_every=4,
             ),
             prune=PruneSpec(levels=10, rate=0.2, scope="global", rewind="1000it"),
-            baselines=BaselineSpec(kinds=ALL_BASELINES),
+            baselines=BaselineSpec(kinds=BASELINES),
         ),
     ),
 }
@@ -93,7 +92,7 @@ REPRODUCE: dict[str, tuple[str, RunSpec]] = {
             model=ModelSpec("lenet_300_100"),
             train=adam_recipe("10ep"),
             prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=ALL_BASELINES),
+            baselines=BaselineSpec(kinds=BASELINES),
         ),
     ),
     "conv2-mnist5k": (
@@ -104,7 +103,7 @@ REPRODUCE: dict[str, tuple[str, RunSpec]] = {
             model=ModelSpec("conv2"),
             train=adam_recipe("3ep", lr=2e-4),
             prune=PruneSpec(levels=4, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=ALL_BASELINES),
+            baselines=BaselineSpec(kinds=BASELINES),
         ),
     ),
 }

@@ -40,9 +40,7 @@ st.caption(
 )
 trajectory = ui.analysis_table("trajectory", runs, jobs)
 if not trajectory.empty:
-    levels = ui.distinct(trajectory, "level", int)
-    level = ui.choose("Level", "traj_level", [ui.ALL, *levels], ui.ALL, cast=ui.level_or_all)
-    pick = None if level == ui.ALL else level
+    pick = ui.choose_level(trajectory, "traj_level")
     downloads.show(charts.trajectory_chart(trajectory, pick), trajectory, "trajectory")
 
 st.subheader("The projected solution")

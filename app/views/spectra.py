@@ -17,11 +17,10 @@ st.caption(
 )
 spectra = ui.analysis_table("spectra", runs, jobs)
 if not spectra.empty:
-    levels = ui.distinct(spectra, "level", int)
-    level = ui.choose("Level", "sp_level", [ui.ALL, *levels], ui.ALL, cast=ui.level_or_all)
-    pick = None if level == ui.ALL else level
+    pick = ui.choose_level(spectra, "sp_level")
     shown = spectra if pick is None else spectra[spectra["level"] == pick]
-    downloads.show(charts.spectrum_chart(shown, pick), shown, f"spectrum-{level}")
+    name = f"spectrum-{ui.ALL if pick is None else pick}"
+    downloads.show(charts.spectrum_chart(shown, pick), shown, name)
 
     volume = data.table("volume", runs)
     if not volume.empty:
