@@ -2,8 +2,9 @@
 
 Every field of every section becomes a widget: a select box where the field lists its
 choices (or a registry does), a multiselect where it takes several, a checkbox for a flag, and
-a text box otherwise, read with the CLI's own `parse_value`. Validation is the spec's own:
-a `SpecError` names a field path, and the form shows its message under that field.
+a text box otherwise, read with the CLI's own `parse_value`. Validation is the spec's own,
+field by field (`SpecBase.check`) and then across fields (`cross_field_problems`): each
+`SpecError` names a field path, and the form shows its message under that field.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from engine.cli.specargs import SECTIONS, parse_value
-from engine.config import RunSpec, SpecError, Step
+from engine.config import RunSpec, SpecError, cross_field_problems
 from engine.data import dataset_names
 from engine.models import model_names
 
@@ -126,44 +127,39 @@ def to_text(value: Any) -> str:
 def build_spec(values: dict[str, Any]) -> tuple[RunSpec | None, dict[str, str]]:
     """Widget values to a validated spec, or the errors keyed by field path.
 
-    Each text is parsed on its own first (so several bad fields are all reported at once);
-    the spec's cross-field checks run only when every field parses. A message whose path is
-    not a field of the form comes back under the key "".
+    Every field is parsed and checked on its own, then the checks across fields run over the
+    fields that passed, so every bad field is reported at once, each under its own path. A
+    message whose path is not a field of the form comes back under the key "".
     """
     errors: dict[str, str] = {}
-    d: dict[str, Any] = {section: {} for section in SECTIONS}
+    checked: dict[str, Any] = {}
     for fields in form_fields().values():
         for ff in fields:
             raw = values[ff.path]
+            owner = SECTIONS.get(ff.path.split(".")[0], RunSpec)  # the seed is the run's
             try:
                 if ff.kind == "text":
                     raw = parse_value(str(raw), ff.field.default, ff.path)
-                    _check_steps(ff.field.default, raw)
                 elif ff.kind == "multi":
                     raw = tuple(raw)
+                checked[ff.path] = owner.check(ff.field.name, raw)
             except (SpecError, ValueError) as e:
                 errors[ff.path] = _message(e)
-                continue
-            if ff.path == SEED:
-                d[SEED] = raw
-            else:
-                section, name = ff.path.split(".")
-                d[section][name] = raw
+    for problem in cross_field_problems(checked):
+        errors.setdefault(problem.field_path, _message(problem))
     if errors:
         return None, errors
+    d: dict[str, Any] = {section: {} for section in SECTIONS}
+    for path, value in checked.items():
+        if path == SEED:
+            d[SEED] = value
+        else:
+            section, name = path.split(".")
+            d[section][name] = value
     try:
         return RunSpec.from_dict(d), {}
     except SpecError as e:
         return None, {e.field_path if e.field_path in values else "": _message(e)}
-
-
-def _check_steps(default: Any, value: Any) -> None:
-    """Steps ("160ep") are checked here too, so each bad one is reported on its own."""
-    if isinstance(default, Step):
-        Step.parse(value)
-    elif isinstance(default, tuple) and default and isinstance(default[0], Step):
-        for v in value:
-            Step.parse(v)
 
 
 def _message(e: Exception) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -101,27 +102,37 @@ class SpecBase:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            path = f"{self.section}.{f.name}" if self.section else f.name
-            if f.type in ("Step", Step) or (isinstance(f.default, Step)):
-                try:
-                    value = Step.parse(value)
-                except ValueError as e:
-                    raise SpecError(path, str(e)) from None
-            value = _coerce(path, value, f.default)
-            object.__setattr__(self, f.name, value)
-            choices = f.metadata.get("choices")
-            if choices is not None and not f.metadata.get("multiple"):
-                _check_choice(path, value, choices)
-            bounds = f.metadata.get("range")
-            if bounds is not None and value is not None:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise SpecError(path, f"{value!r} is not a number")
-                _check_range(path, value, *bounds)
+            object.__setattr__(self, f.name, self.check(f.name, getattr(self, f.name)))
         self.validate()
 
+    @classmethod
+    def check(cls, name: str, value: Any) -> Any:
+        """Field `name`'s value checked on its own (type, choices, range), normalised.
+
+        Raises a SpecError naming the field. Construction checks every field this way; the
+        app's form calls it field by field, so it can report every bad field at once.
+        Override (calling this) where a field has checks of its own.
+        """
+        f = next(f for f in dataclasses.fields(cls) if f.name == name)  # type: ignore[arg-type]
+        path = f"{cls.section}.{name}" if cls.section else name
+        if f.type in ("Step", Step) or (isinstance(f.default, Step)):
+            try:
+                value = Step.parse(value)
+            except ValueError as e:
+                raise SpecError(path, str(e)) from None
+        value = _coerce(path, value, f.default)
+        choices = f.metadata.get("choices")
+        if choices is not None and not f.metadata.get("multiple"):
+            _check_choice(path, value, choices)
+        bounds = f.metadata.get("range")
+        if bounds is not None and value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SpecError(path, f"{value!r} is not a number")
+            _check_range(path, value, *bounds)
+        return value
+
     def validate(self) -> None:
-        """Cross-field checks; override where a spec has them."""
+        """Checks across fields; override where a spec has them."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -169,10 +180,14 @@ class DataSpec(SpecBase):
     root: str = opt("data", "Folder that holds (or will receive) downloaded data sets.")
     download: bool = opt(False, "Download the data set into `root` when it is missing.")
 
-    def validate(self) -> None:
-        from engine.data import dataset_names
+    @classmethod
+    def check(cls, name: str, value: Any) -> Any:
+        value = super().check(name, value)
+        if name == "name":
+            from engine.data import dataset_names
 
-        _check_choice("data.name", self.name, tuple(dataset_names()))
+            _check_choice("data.name", value, tuple(dataset_names()))
+        return value
 
 
 @dataclass(frozen=True)
@@ -180,10 +195,14 @@ class ModelSpec(SpecBase):
     section: ClassVar[str] = "model"
     name: str = opt("lenet_300_100", "Architecture from the model registry.")
 
-    def validate(self) -> None:
-        from engine.models import model_names
+    @classmethod
+    def check(cls, name: str, value: Any) -> Any:
+        value = super().check(name, value)
+        if name == "name":
+            from engine.models import model_names
 
-        _check_choice("model.name", self.name, tuple(model_names()))
+            _check_choice("model.name", value, tuple(model_names()))
+        return value
 
 
 @dataclass(frozen=True)
@@ -209,16 +228,17 @@ class TrainSpec(SpecBase):
         range=(0, 100000, "[]"),
     )
 
-    def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "milestones", tuple(Step.parse(m) for m in self.milestones))
-        except ValueError as e:
-            raise SpecError("train.milestones", str(e)) from None
-        super().__post_init__()
-
-    def validate(self) -> None:
-        if self.length.value <= 0:
+    @classmethod
+    def check(cls, name: str, value: Any) -> Any:
+        if name == "milestones":
+            try:
+                value = tuple(Step.parse(m) for m in value)
+            except ValueError as e:
+                raise SpecError("train.milestones", str(e)) from None
+        value = super().check(name, value)
+        if name == "length" and value.value <= 0:
             raise SpecError("train.length", "must be positive, e.g. '10ep'")
+        return value
 
 
 @dataclass(frozen=True)
@@ -259,16 +279,15 @@ class BaselineSpec(SpecBase):
         None, "IMP level they match in sparsity (None: the last level).", range=(1, 100, "[]")
     )
 
-    def __post_init__(self) -> None:
-        kinds = (self.kinds,) if isinstance(self.kinds, str) else tuple(self.kinds)
-        object.__setattr__(self, "kinds", kinds)
-        super().__post_init__()
-
-    def validate(self) -> None:
-        for k in self.kinds:
-            _check_choice("baselines.kinds", k, BASELINES)
-        if len(set(self.kinds)) != len(self.kinds):
-            raise SpecError("baselines.kinds", "lists a baseline twice")
+    @classmethod
+    def check(cls, name: str, value: Any) -> Any:
+        if name == "kinds":
+            value = (value,) if isinstance(value, str) else tuple(value)
+            for k in value:
+                _check_choice("baselines.kinds", k, BASELINES)
+            if len(set(value)) != len(value):
+                raise SpecError("baselines.kinds", "lists a baseline twice")
+        return super().check(name, value)
 
 
 @dataclass(frozen=True)
@@ -289,17 +308,13 @@ class RunSpec(SpecBase):
     )
 
     def validate(self) -> None:
-        level = self.baselines.level
-        if self.baselines.kinds and level is not None and level > self.prune.levels:
-            raise SpecError(
-                "baselines.level",
-                f"{self.baselines.level} is beyond the last IMP level {self.prune.levels}",
-            )
-        if self.baselines.kinds and self.prune.levels == 0:
-            raise SpecError("baselines.kinds", "baselines need at least one IMP level")
-        t, r = self.train.length, self.prune.rewind
-        if t.unit == r.unit and r.value > t.value:
-            raise SpecError("prune.rewind", f"{r} lies beyond the training length {t}")
+        values = {
+            f"{sub.section}.{f.name}": getattr(sub, f.name)
+            for sub in (self.data, self.model, self.train, self.prune, self.baselines)
+            for f in dataclasses.fields(sub)
+        }
+        for problem in cross_field_problems(values):
+            raise problem
 
     @property
     def baseline_level(self) -> int:
@@ -319,6 +334,35 @@ class RunSpec(SpecBase):
     @property
     def run_id(self) -> str:
         return f"{self.model.name}-{self.data.name}-s{self.seed}-{self.run_hash[:10]}"
+
+
+def cross_field_problems(values: Mapping[str, Any]) -> list[SpecError]:
+    """The run's checks that relate fields of different sections, each naming the field to
+    change, over field path -> value (values that passed their own `check`).
+
+    A check runs only when all its fields are in `values`, so a field that failed its own
+    check is never blamed again, nor makes another field look wrong.
+    """
+    problems = []
+    kinds, levels = values.get("baselines.kinds"), values.get("prune.levels")
+    if kinds and levels == 0:
+        problems.append(
+            SpecError(
+                "prune.levels",
+                "0 leaves no level for the baselines; use 1 or more, or choose no baselines",
+            )
+        )
+    elif kinds and levels is not None and (values.get("baselines.level") or 0) > levels:
+        problems.append(
+            SpecError(
+                "baselines.level",
+                f"{values['baselines.level']} is beyond the last IMP level {levels}",
+            )
+        )
+    t, r = values.get("train.length"), values.get("prune.rewind")
+    if t is not None and r is not None and t.unit == r.unit and r.value > t.value:
+        problems.append(SpecError("prune.rewind", f"{r} lies beyond the training length {t}"))
+    return problems
 
 
 _SUBSPECS: dict[tuple[str, str], type[SpecBase]] = {

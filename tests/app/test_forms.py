@@ -51,6 +51,28 @@ def test_range_and_cross_field_errors_name_the_field_the_spec_blames():
     assert list(errors) == ["baselines.level"]
 
 
+def test_range_and_cross_field_errors_are_all_reported_each_under_its_field():
+    values = forms.initial_values(preset("demo"))  # all five baselines
+    bad = {"train.lr": "-0.001", "prune.levels": "0", "prune.rate": "1.5"}
+    spec, errors = forms.build_spec(values | bad)
+    assert spec is None
+    assert set(errors) == set(bad)
+    assert "(0.0, 10.0]" in errors["train.lr"] and "(0, 1)" in errors["prune.rate"]
+    assert "no level for the baselines" in errors["prune.levels"]
+    _, errors = forms.build_spec(values | {"prune.levels": "0"})
+    assert list(errors) == ["prune.levels"]
+    _, errors = forms.build_spec(values | {"prune.levels": "0", "baselines.kinds": []})
+    assert errors == {}  # no baselines: level 0 alone is a valid run
+
+
+def test_a_field_that_fails_its_own_check_is_not_blamed_again_nor_blames_another():
+    values = forms.initial_values(preset("demo"))  # 8ep
+    _, errors = forms.build_spec(values | {"train.length": "8 epochs", "prune.rewind": "9ep"})
+    assert list(errors) == ["train.length"]  # the rewind is judged against a valid length only
+    _, errors = forms.build_spec(values | {"prune.rewind": "9ep"})
+    assert errors == {"prune.rewind": "9ep lies beyond the training length 8ep"}
+
+
 def test_estimate_counts_every_training_the_runner_will_do():
     demo = preset("demo")  # 5 levels x 8 epochs, rewind 0it, all five baselines at level 5
     work = forms.estimate(demo)
