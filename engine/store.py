@@ -1,4 +1,4 @@
-"""The run store: one folder per run, plus a diskcache index for fast listing.
+"""The run store: one folder per run, plus an SQLite index for fast listing.
 
 Layout (all writes atomic)::
 
@@ -7,10 +7,10 @@ Layout (all writes atomic)::
                                              checkpoints/<tag>.pt
     <root>/runs/<run_id>/imp/rewind.pt          (level 0's weights at the rewind point)
     <root>/runs/<run_id>/analyses/<kind>-<key>.json
-    <root>/index/                               (diskcache: run summaries, store version)
+    <root>/index/runs.sqlite3                   (run summaries, store version; engine.run_index)
 
 `branch` is ``imp`` for the IMP-WR levels or a baseline's name. The folders are the truth;
-the index is a cache of them that can always be rebuilt.
+the index is a cache of them, rebuilt from them wherever it is missing, stale or damaged.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import diskcache
 import torch
 
-from engine import atomic
-from engine.config import RunSpec, SpecError
+from engine import atomic, integrity
+from engine.config import RunSpec, SpecError, content_hash
+from engine.run_index import RunIndex, list_runs, run_record
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -62,7 +62,7 @@ class LevelDir:
         )
 
     def load_mask(self) -> dict[str, torch.Tensor]:
-        return {k: v.float() for k, v in _load(self.path / "mask.pt").items()}
+        return {k: v.float() for k, v in _load(self.checked(self.path / "mask.pt")).items()}
 
     def has_mask(self) -> bool:
         return (self.path / "mask.pt").is_file()
@@ -73,10 +73,12 @@ class LevelDir:
         atomic.torch_save({"model": weights, **meta}, self.ckpt_dir / f"{tag}.pt")
 
     def load_checkpoint(self, tag: str) -> dict[str, torch.Tensor]:
-        return _load(self.ckpt_dir / f"{check_name(tag, 'checkpoint tag')}.pt")["model"]
+        path = self.ckpt_dir / f"{check_name(tag, 'checkpoint tag')}.pt"
+        return _load(self.checked(path))["model"]
 
     def checkpoint_meta(self, tag: str) -> dict[str, Any]:
-        return {k: v for k, v in _load(self.ckpt_dir / f"{tag}.pt").items() if k != "model"}
+        path = self.ckpt_dir / f"{check_name(tag, 'checkpoint tag')}.pt"
+        return {k: v for k, v in _load(self.checked(path)).items() if k != "model"}
 
     def has_checkpoint(self, tag: str) -> bool:
         return (self.ckpt_dir / f"{tag}.pt").is_file()
@@ -96,11 +98,15 @@ class LevelDir:
         atomic.write_text(self.path / "metrics.csv", buf.getvalue())
 
     def read_metrics(self) -> list[dict[str, float]]:
-        p = self.path / "metrics.csv"
+        """Per-epoch rows; [] before the first epoch ends. A damaged file is a StoreError."""
+        p = self.checked(self.path / "metrics.csv")
         if not p.is_file():
             return []
-        with p.open() as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        try:
+            with p.open() as f:
+                return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        except (OSError, UnicodeDecodeError, TypeError, ValueError) as e:  # cut short or garbled
+            raise StoreError(f"cannot read {p}: {e}") from None
 
     def save_state(self, state: dict[str, Any]) -> None:
         """The resume point: model, optimizer, iteration, metrics so far."""
@@ -111,16 +117,43 @@ class LevelDir:
         return _load(p) if p.is_file() else None
 
     def mark_done(self, summary: dict[str, Any]) -> None:
-        atomic.write_json(self.path / "done.json", summary)
+        """Finish the level: done.json holds `summary` and vouches for the level's files."""
+        files = integrity.vouch(self.path, integrity.level_files(self.path))
+        atomic.write_json(self.path / integrity.DONE, summary | {integrity.FILES: files})
         (self.path / "state.pt").unlink(missing_ok=True)
 
+    def done_record(self) -> dict[str, Any] | None:
+        """done.json as stored (None while the level is unfinished)."""
+        p = self.path / integrity.DONE
+        if not p.is_file():
+            return None
+        rec = _read_json(p)
+        if not isinstance(rec, dict):
+            raise StoreError(f"cannot read {p}: not a table of values")
+        return rec
+
     def summary(self) -> dict[str, Any] | None:
-        p = self.path / "done.json"
-        return _read_json(p) if p.is_file() else None
+        rec = self.done_record()
+        return None if rec is None else {k: v for k, v in rec.items() if k != integrity.FILES}
+
+    def files(self) -> dict[str, str] | None:
+        """The sha256 done.json vouches for per file; None when unfinished or unverified."""
+        rec = self.done_record()
+        return None if rec is None else rec.get(integrity.FILES)
+
+    def checked(self, path: Path) -> Path:
+        """`path`, once its bytes are those done.json vouches for (else a StoreError)."""
+        problem = integrity.file_problem(self.path, path, self.files())
+        if problem is not None:
+            raise StoreError(f"{problem}; {REPAIR}")
+        return path
 
     @property
     def done(self) -> bool:
         return (self.path / "done.json").is_file()
+
+
+REPAIR = "running the run again (`python -m engine run` or submit) retrains the level"
 
 
 def _load(path: Path) -> Any:
@@ -135,8 +168,28 @@ def _load(path: Path) -> Any:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise StoreError(f"cannot read {path}: {e}") from None
+
+
+def _sealed(record: Any) -> dict[str, Any]:
+    """An analysis record with the sha256 of its own content, as it will read back."""
+    plain = json.loads(json.dumps(record, default=str))
+    return plain | {"sha256": content_hash(plain)}
+
+
+def unsealed(path: Path) -> tuple[Any, str | None]:
+    """An analysis record read back, and why it is not sound (None: sound or unverified)."""
+    try:
+        rec = _read_json(path)
+    except StoreError as e:
+        return None, str(e)
+    if not isinstance(rec, dict):
+        return None, f"damaged {path}: not a table of values"
+    expected = rec.pop("sha256", None)
+    if expected is not None and content_hash(rec) != expected:
+        return None, f"damaged {path}: its content does not match the sha256 stored in it"
+    return rec, None
 
 
 class Store:
@@ -145,13 +198,20 @@ class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self._index: diskcache.Cache | None = None
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(
+                f"store {self.root} is a file; name a folder (--store or IMP_LAB_STORE)"
+            )
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot use {self.root} as the store: {e.strerror or e}") from None
+        self._index: RunIndex | None = None
 
     @property
-    def index(self) -> diskcache.Cache:
+    def index(self) -> RunIndex:
         if self._index is None:
-            self._index = diskcache.Cache(str(self.root / "index"))
+            self._index = RunIndex(self.root / "index")
         return self._index
 
     def close(self) -> None:
@@ -176,7 +236,7 @@ class Store:
                 raise StoreError(f"{path} holds a different spec; delete the run or rename it")
         else:
             atomic.write_json(path, spec.identity() | {"baselines": spec.baselines.to_dict()})
-        self.touch(run_id)
+        self.touch(run_id, spec=spec.to_dict())
         return run_id
 
     def load_spec(self, run_id: str) -> RunSpec:
@@ -213,12 +273,15 @@ class Store:
     def rewind_path(self, run_id: str) -> Path:
         return self.run_path(run_id) / "imp" / "rewind.pt"
 
+    def load_rewind(self, run_id: str) -> dict[str, torch.Tensor]:
+        """Level 0's weights at the rewind point, checked against level 0's done.json."""
+        return _load(self.level(run_id, 0).checked(self.rewind_path(run_id)))
+
     def delete_run(self, run_id: str) -> None:
         path = self.run_path(run_id)
         if path.is_dir():
             shutil.rmtree(path)
-        self.index.pop(("run", run_id), None)
-        self.bump_version()
+        self.index.forget(run_id)
 
     # --- analyses -------------------------------------------------------------------------
     def analysis_path(self, run_id: str, kind: str, key: str) -> Path:
@@ -227,47 +290,31 @@ class Store:
         return self.run_path(run_id) / "analyses" / f"{kind}-{key}.json"
 
     def load_analysis(self, run_id: str, kind: str, key: str) -> Any | None:
+        """The stored result, or None when absent or damaged (so it is computed again)."""
         p = self.analysis_path(run_id, kind, key)
-        return _read_json(p) if p.is_file() else None
+        return unsealed(p)[0] if p.is_file() else None
 
     def save_analysis(self, run_id: str, kind: str, key: str, result: Any) -> None:
-        atomic.write_json(self.analysis_path(run_id, kind, key), result)
+        atomic.write_json(self.analysis_path(run_id, kind, key), _sealed(result))
         self.bump_version()
 
-    # --- index ----------------------------------------------------------------------------
+    # --- index (engine.run_index) --------------------------------------------------------
     def version(self) -> int:
         """Bumped on every stored change, so readers (the app) know when to reload."""
-        return int(self.index.get("version", 0))
+        return self.index.version()
 
     def bump_version(self) -> None:
-        self.index.incr("version", default=0)
+        self.index.bump()
 
     def touch(self, run_id: str, **summary: Any) -> None:
         """Merge `summary` into the run's index record and bump the store version."""
-        with self.index.transact():
-            rec = self.index.get(("run", run_id), {"run_id": run_id})
-            rec.update(summary)
-            self.index[("run", run_id)] = rec
-            self.index.incr("version", default=0)
+        self.index.merge(run_id, summary)
 
     def run_record(self, run_id: str) -> dict[str, Any]:
-        rec = self.index.get(("run", run_id))
-        return rec if rec is not None else self.reindex(run_id)
-
-    def reindex(self, run_id: str) -> dict[str, Any]:
-        """Rebuild a run's index record from its folder (the folder is the truth)."""
-        spec = self.load_spec(run_id)
-        levels_done = [lv for lv in self.levels(run_id) if self.level(run_id, lv).done]
-        rec = {"run_id": run_id, "spec": spec.to_dict(), "levels_done": len(levels_done)}
-        self.touch(run_id, **rec)
-        return self.index[("run", run_id)]
+        """A run's index record, rebuilt from its folder if missing, stale or unreadable."""
+        return run_record(self, run_id)
 
     def list_runs(self) -> tuple[list[dict[str, Any]], list[str]]:
-        """Records of valid runs, and one-line problems for folders that are not runs."""
-        records, problems = [], []
-        for run_id in self.run_ids():
-            try:
-                records.append(self.run_record(run_id))
-            except StoreError as e:
-                problems.append(str(e))
-        return records, problems
+        """Records of valid runs (any missing, stale or unreadable one rebuilt from its
+        folder, with a warning), and one-line problems for folders that are not runs."""
+        return list_runs(self)

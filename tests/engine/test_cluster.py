@@ -53,7 +53,7 @@ def test_a_retried_task_takes_over_and_attempts_stay_bounded(queue):
     failed = queue.get(job.id)
     assert (failed.status, failed.worker) == ("failed", None)
     assert "gave up after 2 attempts" in failed.error
-    assert queue._claimed() == [] and queue.queued() == []
+    assert [j.status for j in queue.list()] == ["failed"] and queue.queued() == []
 
 
 def test_a_lost_cancelling_job_ends_cancelled(queue):

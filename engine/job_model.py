@@ -1,0 +1,153 @@
+"""What a job is: its plain-data record, the queue's timing settings, and the job kinds.
+
+A job kind says how to validate a payload (at submit) and how to execute it (in a worker);
+kinds register themselves here when their module is imported. The queue that stores these
+records is `engine.jobs.JobQueue`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.config import SpecError
+from engine.store import Store, StoreError, check_name
+
+STATUSES = ("queued", "running", "cancelling", "cancelled", "done", "failed")
+ACTIVE = ("queued", "running", "cancelling")
+CLAIMED = ("running", "cancelling")
+
+
+class JobError(StoreError):
+    """A job is missing or cannot change state as asked; the message says which and why."""
+
+
+@dataclass
+class Job:
+    """One unit of work, as stored: plain data only."""
+
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    key: str
+    status: str = "queued"
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    worker: str | None = None
+    attempts: int = 0
+    progress: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    run_id: str | None = None
+    log_path: str | None = None  # relative to the store root; see `JobQueue.log_file`
+    owner: str = ""
+    heartbeat: float | None = None
+    result: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# --- settings -------------------------------------------------------------------------------
+ENV = {
+    "heartbeat_timeout": "IMP_LAB_HEARTBEAT_TIMEOUT",
+    "max_attempts": "IMP_LAB_MAX_ATTEMPTS",
+    "poll_interval": "IMP_LAB_POLL_INTERVAL",
+}
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Queue timing; each field can be set by the environment variable named in `ENV`."""
+
+    heartbeat_timeout: float = 30.0  # seconds of silence before a running job is requeued
+    max_attempts: int = 3  # attempts per submission (worker deaths and errors both count)
+    poll_interval: float = 0.25  # seconds an idle worker waits between claims
+
+    def __post_init__(self) -> None:
+        for name, lo in (("heartbeat_timeout", 0.1), ("max_attempts", 1), ("poll_interval", 0.001)):
+            if not getattr(self, name) >= lo:  # also refuses NaN
+                raise SpecError(name, f"{getattr(self, name)!r} is too small; use at least {lo}")
+
+    @property
+    def beat_interval(self) -> float:
+        """How often a worker writes its heartbeat and progress (at least once a second)."""
+        return min(0.5, self.heartbeat_timeout / 4)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> JobSettings:
+        """Defaults, then environment variables, then the overrides that are not None."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            text = os.environ.get(ENV[f.name])
+            if text is not None and text.strip():
+                try:
+                    values[f.name] = type(f.default)(text)
+                except ValueError:
+                    what = "a whole number" if isinstance(f.default, int) else "a number"
+                    raise SpecError(ENV[f.name], f"{text!r} is not {what}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+# --- job kinds ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    """A validated payload, what its key hashes, and the run it belongs to (if any)."""
+
+    payload: dict[str, Any]
+    identity: Any
+    run_id: str | None = None
+
+
+def _always(store: Store, job: Job) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How to validate (at submit) and execute (in a worker) one kind of job.
+
+    `execute(job, store, device, reporter)` returns a small JSON-able result. `result_exists`
+    says whether a finished job's output is still in the store (a deleted run is recomputed).
+    """
+
+    name: str
+    prepare: Callable[[Store, dict[str, Any]], Prepared]
+    execute: Callable[..., dict[str, Any] | None]
+    result_exists: Callable[[Store, Job], bool] = _always
+
+
+KINDS: dict[str, JobKind] = {}
+MODULES_ENV = "IMP_LAB_JOB_MODULES"  # extra modules (comma-separated) that register kinds
+
+
+def register_kind(kind: JobKind) -> JobKind:
+    if kind.name in KINDS:
+        raise ValueError(f"job kind {kind.name!r} is registered twice")
+    check_name(kind.name, "job kind")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def load_kind_modules() -> None:
+    """Import the modules named in $IMP_LAB_JOB_MODULES (plugins, test-only kinds)."""
+    for name in os.environ.get(MODULES_ENV, "").split(","):
+        if name.strip():
+            importlib.import_module(name.strip())
+
+
+def job_kind(name: str) -> JobKind:
+    if name not in KINDS:
+        raise SpecError("kind", f"unknown job kind {name!r}; choose one of: {', '.join(KINDS)}")
+    return KINDS[name]
