@@ -15,7 +15,18 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from app.charts import DISTANCE_LABELS, POINT_LABELS, with_method
+from app import palette
+from app.chartkit import (
+    axis_format,
+    facet_levels,
+    legend,
+    level_name,
+    sparsity_by_level,
+    typed,
+    with_level_names,
+)
+from app.chartkit import title as chart_title
+from app.charts import points_named, with_method
 from app.export import to_csv, to_png, to_svg
 from engine import atomic
 from engine.analysis import tables
@@ -66,44 +77,64 @@ class Report:
 def band_chart(
     df: pd.DataFrame,
     x: str,
-    color: str,
+    color: alt.Color,
     title: str,
-    y_title: str,
+    value: str,
     log: bool = False,
-    facet: str | None = None,
+    facet: bool = False,
     x_title: str | None = None,
+    detail: tuple[str, ...] = ("group:N",),
 ) -> alt.Chart:
-    """Mean line with points and a min–max band from an `aggregate` table; several groups
-    are told apart by dash."""
+    """Mean line with points and a min–max band from an `aggregate` table, coloured by the
+    palette's series (`color`); several groups are told apart by dash, with a legend."""
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     if log:
         df = df[df["low"] > 0]
-    enc_x = alt.X(f"{x}:Q", title=x_title or x)
-    enc_c = alt.Color(color, title=color.split(":")[0])
-    dash = {"strokeDash": alt.StrokeDash("group:N")} if df["group"].nunique() > 1 else {}
-    detail = alt.Detail("group:N")
-    tip = [c for c in df.columns if c not in ("sd",)]
+    fmt = axis_format(x)
+    enc_x = alt.X(f"{x}:Q", title=x_title or x, axis=alt.Axis(format=fmt, tickMinStep=1))
+    enc_y = alt.Axis(format=axis_format(value))
+    y_title = chart_title(value)
+    dash = (
+        {"strokeDash": alt.StrokeDash("group:N", title="experiment", legend=legend())}
+        if df["group"].nunique() > 1
+        else {}
+    )
+    detail = alt.Detail(list(detail))
+    tip = [typed(df, c) for c in df.columns if c not in ("sd",)]
     band = (
         alt.Chart()
         .mark_area(opacity=0.2)
-        .encode(enc_x, alt.Y("low:Q", title=y_title, scale=scale), alt.Y2("high:Q"), enc_c, detail)
+        .encode(enc_x, alt.Y("low:Q", title=y_title, scale=scale), alt.Y2("high:Q"), color, detail)
     )
     line = (
         alt.Chart()
-        .mark_line(strokeWidth=1.5)
-        .encode(enc_x, alt.Y("mean:Q", title=y_title, scale=scale), enc_c, detail, **dash)
+        .mark_line(strokeWidth=1.8)
+        .encode(
+            enc_x, alt.Y("mean:Q", title=y_title, scale=scale, axis=enc_y), color, detail, **dash
+        )
     )
     points = (
         alt.Chart()
         .mark_circle(size=30)
-        .encode(enc_x, alt.Y("mean:Q", scale=scale), enc_c, tooltip=tip)
+        .encode(enc_x, alt.Y("mean:Q", scale=scale), color, tooltip=tip)
     )
     chart = alt.layer(band, line, points, data=df)
     if facet:
-        return chart.properties(width=220, height=160).facet(
-            facet=alt.Facet(f"{facet}:O", title=facet), columns=4, title=title
-        )
+        return facet_levels(chart, df, title)
     return chart.properties(width=420, height=280, title=title)
+
+
+def _series(df: pd.DataFrame, column: str, name: str) -> alt.Color:
+    return palette.color(column, name, [str(v) for v in df[column].unique()], legend=legend())
+
+
+def _sparsity_color() -> alt.Color:
+    return alt.Color(
+        "sparsity:Q",
+        title="sparsity",
+        scale=palette.SPARSITY,
+        legend=alt.Legend(format=".0%", type="gradient", orient="bottom", titleLimit=0),
+    )
 
 
 def _figures(
@@ -112,12 +143,16 @@ def _figures(
     """name -> (title, the CSV table, chart) for every figure whose data is stored."""
     out: dict[str, tuple[str, pd.DataFrame, alt.Chart]] = {}
     metrics, summary = data["metrics"], data["summary"]
+    sparsity = sparsity_by_level(summary)
     if len(metrics):
         imp = metrics[metrics["branch"] == "imp"]
         for y, log in (("train_loss", True), ("test_acc", False)):
-            t = aggregate(imp, ["group", "level", "epoch"], y).assign(quantity=y)
-            title = f"Fig. 1: {y.replace('_', ' ')} per IMP-WR level ({BAND})"
-            out[f"fig1-{y}"] = (title, t, band_chart(t, "epoch", "level:O", title, y, log))
+            t = aggregate(imp, ["group", "level", "sparsity", "epoch"], y).assign(quantity=y)
+            t = t.assign(level=t["level"].astype(int))
+            title = f"Fig. 1: {chart_title(y)} per IMP-WR level ({BAND})"
+            detail = ("group:N", "level:O")
+            chart = band_chart(t, "epoch", _sparsity_color(), title, y, log, detail=detail)
+            out[f"fig1-{y}"] = (title, t, chart)
         for y, log in (("test_acc", False), ("train_loss", True)):
             base = pd.concat(
                 [
@@ -128,46 +163,55 @@ def _figures(
             t = aggregate(with_method(base), ["group", "method", "level", "epoch"], y).assign(
                 quantity=y
             )
-            title = (
-                f"Fig. 2: {y.replace('_', ' ')} of IMP-WR and the baselines at the baseline level"
-            )
-            out[f"fig2-{y}"] = (title, t, band_chart(t, "epoch", "method:N", title, y, log))
+            levels = sorted(set(at.values()))
+            where = ", ".join(level_name(lv, sparsity.get(lv)) for lv in levels)
+            title = f"Fig. 2: {chart_title(y)} of IMP-WR and the baselines at {where}"
+            chart = band_chart(t, "epoch", _series(t, "method", "method"), title, y, log)
+            out[f"fig2-{y}"] = (title, t, chart)
     if len(summary):
         t = aggregate(with_method(summary), ["group", "method", "level"], "test_acc")
         sp = aggregate(with_method(summary), ["group", "method", "level"], "sparsity")
         t = t.assign(sparsity=sp["mean"].to_numpy(), quantity="test_acc")
         title = "Fig. 1: final test accuracy against sparsity"
-        chart = band_chart(t, "sparsity", "method:N", title, "test_acc", x_title="sparsity")
+        color = _series(t, "method", "method")
+        chart = band_chart(t, "sparsity", color, title, "test_acc", x_title="sparsity")
         out["fig1-acc-vs-sparsity"] = (title, t, chart)
     distances = data["distances"]
     if len(distances):
         d = distances[(distances["norm"] == "prunable") & (~distances["normalised"].astype(bool))]
-        d = d.assign(to=d["to"].map(DISTANCE_LABELS))
+        d = d.assign(to=d["to"].map(palette.DISTANCE_NAMES))
         t = aggregate(d[d["branch"] == "imp"], ["group", "level", "to"], "distance")
         title = "Fig. 3: distance from start_L (prunable weights)"
-        out["fig3-distances"] = (title, t, band_chart(t, "level", "to:N", title, "distance"))
+        chart = band_chart(t, "level", _series(t, "to", "distance"), title, "distance")
+        out["fig3-distances"] = (title, t, chart)
     trajectory = data["trajectory"]
     if len(trajectory):
-        t = aggregate(trajectory, ["group", "level", "epoch", "series"], "train_loss")
+        tr = trajectory.assign(series=trajectory["series"].map(palette.TRAJECTORY_NAMES))
+        t = aggregate(tr, ["group", "level", "epoch", "series"], "train_loss")
+        t = with_level_names(t.assign(level=t["level"].astype(int)), sparsity)
         title = "Fig. 4: level L and level L−1 projected on m_L (training loss)"
-        chart = band_chart(t, "epoch", "series:N", title, "train_loss", log=True, facet="level")
+        color = _series(t, "series", "weights")
+        chart = band_chart(t, "epoch", color, title, "train_loss", log=True, facet=True)
         out["fig4-trajectory"] = (title, t, chart)
     spectra = data["spectra"]
     if len(spectra):
         s = spectra[spectra["branch"] == "imp"]
-        s = s.assign(weights=s["point"].map(lambda p: POINT_LABELS.get(p, p)))
+        s = points_named(s)
         t = aggregate(s, ["group", "level", "weights", "rank"], "eigenvalue")
-        title = "Fig. 5: top Hessian eigenvalues at min_L and Pr_L(min_(L−1))"
+        t = with_level_names(t.assign(level=t["level"].astype(int)), sparsity)
+        k = int(t["rank"].max())
+        title = f"Fig. 5: top-{k} Hessian eigenvalues at min_L and Pr_L(min_(L−1))"
         positive = bool((t["low"] > 0).all())
-        chart = band_chart(t, "rank", "weights:N", title, "eigenvalue", log=positive, facet="level")
+        color = _series(t, "weights", "weights")
+        chart = band_chart(t, "rank", color, title, "eigenvalue", log=positive, facet=True)
         out["fig5-spectra"] = (title, t, chart)
     volume = data["volume"]
     if len(volume):
-        v = with_method(volume)
-        v = v.assign(weights=v["method"] + " " + v["point"].map(lambda p: POINT_LABELS.get(p, p)))
-        t = aggregate(v, ["group", "level", "weights"], "log_volume")
-        title = "Fig. 5: basin log-volume proxy −½ Σ log λ_i (larger = flatter)"
-        out["fig5-volume"] = (title, t, band_chart(t, "level", "weights:N", title, "log_volume"))
+        t = aggregate(points_named(volume), ["group", "level", "weights"], "log_volume")
+        k = int(volume["k"].max())
+        title = f"Fig. 5: basin log-volume proxy −½ Σ log λ_i over the top-{k} (larger = flatter)"
+        chart = band_chart(t, "level", _series(t, "weights", "weights"), title, "log_volume")
+        out["fig5-volume"] = (title, t, chart)
     return out
 
 

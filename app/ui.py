@@ -14,18 +14,19 @@ from engine.jobs import Job
 from engine.store import StoreError
 
 ALL = "all"
-RUN_TABLE = {  # how the Home and Runs pages show `runstable.rows`
-    "status": st.column_config.TextColumn("status", width=80),
+RUN_TABLE = {  # how the Home and Runs pages show `runstable.rows`; widths add up to 915 px,
+    # so every column fits the wide layout's main area at 1,400 px without a hidden scroll
+    "status": st.column_config.TextColumn("status", width=60),
     "progress": st.column_config.ProgressColumn(
-        "progress", format="percent", min_value=0.0, max_value=1.0, width=120
+        "progress", format="percent", min_value=0.0, max_value=1.0, width=90
     ),
-    "where": st.column_config.TextColumn("level / epoch", width=170),
-    "eta": st.column_config.TextColumn("ETA", width=80),
-    "run_id": st.column_config.TextColumn("run", width=270),
-    "kind": st.column_config.TextColumn("kind", width=70),
-    "what": st.column_config.TextColumn("spec / analysis", width="large"),
-    "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm:ss"),
-    "id": st.column_config.TextColumn("job"),
+    "where": st.column_config.TextColumn("level / epoch", width=110),
+    "eta": st.column_config.TextColumn("ETA", width=55),
+    "run_id": st.column_config.TextColumn("run", width=220),
+    "kind": st.column_config.TextColumn("kind", width=50),
+    "what": st.column_config.TextColumn("spec / analysis", width=170),
+    "created": st.column_config.DatetimeColumn("created", format="MM-DD HH:mm", width=95),
+    "id": st.column_config.TextColumn("job", width=65),
 }
 
 
@@ -50,11 +51,18 @@ def analysis_table(name: str, runs: list[str], all_jobs: list[Job]) -> pd.DataFr
     have = set(frame["run_id"])
     what = data.producer(name)
     pending = data.analysis_jobs(all_jobs, what)
+    training = {r for r, j in data.run_jobs(all_jobs).items() if j.status in data.ACTIVE}
+    queued_after = set(data.follow_ups())
     for run_id in runs:
         job = pending.get(run_id)
         if job is not None and job.status in data.ACTIVE:
             frac = float((job.progress or {}).get("fraction") or 0.0)
             st.progress(frac, text=f"`{what}` for {run_id}: {job.status}")
+        elif run_id not in have and run_id in training and run_id in queued_after:
+            st.caption(
+                f"`{what}` for **{run_id}** is queued to run when its training ends; "
+                "this section fills in then."
+            )
         elif run_id not in have:
             cols = st.columns([3, 1])
             note = f"No `{what}` results for **{run_id}** yet."

@@ -10,6 +10,7 @@ from engine.analysis.jobs import OPTIONS
 st.title("Geometry")
 runs = ui.chosen_runs()
 jobs = data.jobs()
+sparsity = charts.sparsity_by_level(data.table("summary", runs))
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
 
 st.subheader("Distances (Fig. 3)")
@@ -41,7 +42,9 @@ st.caption(
 trajectory = ui.analysis_table("trajectory", runs, jobs)
 if not trajectory.empty:
     pick = ui.choose_level(trajectory, "traj_level")
-    downloads.show(charts.trajectory_chart(trajectory, pick), trajectory, "trajectory")
+    shown = trajectory if pick is None else trajectory[trajectory["level"] == pick]
+    chart = charts.trajectory_chart(shown, pick, sparsity)
+    downloads.show(chart, shown, f"trajectory-{ui.ALL if pick is None else pick}")
 
 st.subheader("The projected solution")
 st.caption(
@@ -55,13 +58,21 @@ if not pruned.empty:
 
 st.subheader("Interpolation and barriers")
 st.caption(
-    "Loss and accuracy along straight lines between two weight vectors; the barrier "
-    "is the largest rise above the straight line joining the ends."
+    "Loss and accuracy along straight lines ending at each level's solution min_L, from the "
+    "projected previous solution Pr_L(min_(L−1)) and from the previous solution min_(L−1); "
+    "the barrier is the largest rise above the straight line joining the ends."
 )
 interp = ui.analysis_table("interpolation", runs, jobs)
 if not interp.empty:
-    metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=charts.title)
-    downloads.show(charts.interpolation_chart(interp, metric), interp, f"interp-{metric}")
+    cols = st.columns(3)
+    with cols[0]:
+        metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=charts.title)
+    with cols[1]:
+        pick = ui.choose_level(charts.with_paths(interp), "ip_level")
+    shown = interp if pick is None else interp[charts.with_paths(interp)["level"] == pick]
+    chart = charts.interpolation_chart(shown, metric, pick, sparsity)
+    name = f"interp-{metric}-{ui.ALL if pick is None else pick}"
+    downloads.show(chart, shown, name)
     barriers = data.table("barrier", runs)
     if not barriers.empty:
         which = ui.choose(

@@ -8,6 +8,7 @@ from app import charts, data, downloads, ui
 st.title("Spectra")
 runs = ui.chosen_runs()
 jobs = data.jobs()
+sparsity = charts.sparsity_by_level(data.table("summary", runs))
 
 st.subheader("Top Hessian eigenvalues (Fig. 5)")
 st.caption(
@@ -20,7 +21,7 @@ if not spectra.empty:
     pick = ui.choose_level(spectra, "sp_level")
     shown = spectra if pick is None else spectra[spectra["level"] == pick]
     name = f"spectrum-{ui.ALL if pick is None else pick}"
-    downloads.show(charts.spectrum_chart(shown, pick), shown, name)
+    downloads.show(charts.spectrum_chart(shown, pick, sparsity), shown, name)
 
     volume = data.table("volume", runs)
     if not volume.empty:
@@ -39,4 +40,4 @@ if not density.empty:
     levels = ui.distinct(density, "level", int)
     level = ui.choose("Level", "dn_level", levels, levels[-1], cast=int)
     shown = density[density["level"] == level]
-    downloads.show(charts.density_chart(shown, level), shown, f"density-L{level}")
+    downloads.show(charts.density_chart(shown, level, sparsity), shown, f"density-L{level}")

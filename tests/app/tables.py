@@ -74,11 +74,11 @@ def trajectory(run_id: str = "run-a", levels: int = 3, epochs: int = 4) -> pd.Da
             "level": L,
             "epoch": e,
             "series": series,
-            "train_loss": (2.0 if series == "projected_prev" else 1.0) / e,
+            "train_loss": (2.0 if series == "level L-1 projected" else 1.0) / e,
         }
         for L in _levels(levels)
         for e in range(1, epochs + 1)
-        for series in ("level", "projected_prev")
+        for series in ("level L", "level L-1 projected")
     ]
     return pd.DataFrame(rows)
 
@@ -170,6 +170,15 @@ def density(run_id: str = "run-a", levels: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# The analysis's default paths at levels 1 and 2 (`engine.analysis.jobs._default_paths`).
+PATHS = (
+    "imp:1:projected_prev->imp:1:solution",
+    "imp:0:solution->imp:1:solution",
+    "imp:2:projected_prev->imp:2:solution",
+    "imp:1:solution->imp:2:solution",
+)
+
+
 def interpolation(run_id: str = "run-a") -> pd.DataFrame:
     rows = [
         {
@@ -181,7 +190,7 @@ def interpolation(run_id: str = "run-a") -> pd.DataFrame:
             "test_loss": 0.2 + a * (1 - a),
             "test_acc": 0.97 - a * (1 - a) / 10,
         }
-        for path in ("level 1: projected → solution", "level 1 → level 2")
+        for path in PATHS
         for a in np.linspace(0, 1, 11)
     ]
     return pd.DataFrame(rows)
@@ -196,7 +205,7 @@ def barrier(run_id: str = "run-a") -> pd.DataFrame:
                 "barrier_train_loss": 0.25,
                 "barrier_test_error": 0.025,
             }
-            for path in ("level 1: projected → solution", "level 1 → level 2")
+            for path in PATHS
         ]
     )
 

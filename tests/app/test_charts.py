@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from app import charts, downloads
+from app import charts, downloads, palette
 from tests.app import tables as T
 
 
@@ -40,8 +40,12 @@ def _rows(spec: dict) -> list[pd.DataFrame]:
     return [pd.DataFrame(v) for v in spec.get("datasets", {}).values()]
 
 
+RUN_A = "lenet_300_100-mnist5k-s0-37baf347e0"
+RUN_B = "conv2-mnist5k-s1-d4b2e077f0"
+
+
 def two_runs(make, **kw) -> pd.DataFrame:
-    return pd.concat([make("run-a", **kw), make("run-b", **kw)], ignore_index=True)
+    return pd.concat([make(RUN_A, **kw), make(RUN_B, **kw)], ignore_index=True)
 
 
 BUILDERS = {
@@ -121,13 +125,16 @@ def test_log_scale_drops_values_a_log_axis_cannot_show():
     assert (linear.data["train_loss"] == 0).sum() == 3
 
 
-def test_several_runs_are_told_apart_by_dash_one_run_is_not():
-    one = _spec(charts.level_curves(T.metrics("run-a"), "train_loss"))
+def test_several_runs_are_told_apart_by_dash_with_short_labels_one_run_is_not():
+    one = _spec(charts.level_curves(T.metrics(RUN_A), "train_loss"))
     assert not list(_walk(one, "strokeDash"))
     both = charts.level_curves(two_runs(T.metrics), "train_loss")
     dashes = list(_walk(_spec(both), "strokeDash"))
-    assert dashes and dashes[0]["field"] == "run_id"
-    assert set(both.data["run_id"]) == {"run-a", "run-b"}
+    assert dashes and dashes[0]["field"] == "run"
+    assert set(both.data["run"]) == {
+        "s0 #37baf3 · lenet_300_100 · mnist5k",
+        "s1 #d4b2e0 · conv2 · mnist5k",
+    }
 
 
 def test_baseline_curves_compare_every_method_at_the_chosen_level():
@@ -149,15 +156,26 @@ def test_final_vs_sparsity_line_joins_imp_levels_and_marks_baselines():
 
 def test_distance_labels_name_both_targets():
     chart = charts.distances_chart(T.distances())
-    assert set(chart.data["target"]) == set(charts.DISTANCE_LABELS.values())
+    assert set(chart.data["target"]) == set(palette.DISTANCES)
 
 
-def test_trajectory_and_spectrum_facet_levels_when_none_is_chosen():
-    for chart in (charts.trajectory_chart(T.trajectory()), charts.spectrum_chart(T.spectra())):
+def test_trajectory_and_spectrum_facet_only_the_levels_they_have_with_sparsity():
+    sparsity = {1: 0.2, 2: 0.36, 3: 0.488}
+    for chart in (
+        charts.trajectory_chart(T.trajectory(levels=3), sparsity=sparsity),
+        charts.spectrum_chart(T.spectra(levels=3), sparsity=sparsity),
+    ):
         spec = _spec(chart)
-        assert spec["facet"]["field"] == "level"
-    one = charts.spectrum_chart(T.spectra(), level=2)
+        assert spec["facet"]["field"] == "level_name"
+        # one panel per level with data, in level order, none empty
+        assert spec["facet"]["sort"] == [
+            "level 1 · 20.0% sparse",
+            "level 2 · 36.0% sparse",
+            "level 3 · 48.8% sparse",
+        ]
+    one = charts.spectrum_chart(T.spectra(), level=2, sparsity=sparsity)
     assert set(one.data["level"]) == {2}
+    assert one.to_dict()["title"] == "top-10 Hessian eigenvalues (Fig. 5), level 2 · 36.0% sparse"
 
 
 def test_spectrum_axis_is_log_only_when_every_eigenvalue_is_positive():
@@ -180,7 +198,7 @@ def test_landscape_cells_tile_the_grid_and_runs_get_panels():
     assert (d["x1"] - d["x0"]).round(9).eq(0.5).all()  # grid spacing of linspace(-1, 1, 5)
     assert (d["x0"] + d["x1"]).div(2).round(9).equals(d["x"].round(9))
     both = _spec(charts.landscape_chart(two_runs(T.landscape)))
-    assert both["facet"]["field"] == "run_id"
+    assert both["facet"]["field"] == "run"
 
 
 def test_builders_accept_empty_tables():

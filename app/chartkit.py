@@ -1,0 +1,188 @@
+"""The parts every chart is built from: axes, run labels, legends, lines with hover points.
+
+Kept apart from the builders (`app.charts`) so each builder reads as what it plots, and so
+every chart formats ticks, names runs and places legends the same way.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+METRIC_TITLES = {
+    "train_loss": "training loss",
+    "test_loss": "test loss",
+    "train_acc": "training accuracy",
+    "test_acc": "test accuracy",
+    "barrier_train_loss": "loss barrier (train)",
+    "barrier_test_error": "error barrier (test)",
+}
+RATES = {"train_acc", "test_acc", "barrier_test_error", "sparsity"}  # shown as percentages
+FACET = {"width": 230, "height": 170}
+FACET_COLUMNS = 3
+
+
+def title(column: str) -> str:
+    return METRIC_TITLES.get(column, column.replace("_", " "))
+
+
+def run_label(run_id: str) -> str:
+    """`s0 #37baf3 · lenet_300_100 · mnist5k` for `lenet_300_100-mnist5k-s0-37baf3…`: what
+    tells runs apart (seed, hash) first, because the sidebar's chips and legends are narrow.
+    Ids of another shape are shown as they are."""
+    parts = run_id.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].startswith("s") or "-" not in parts[0]:
+        return run_id
+    model_data, seed, digest = parts
+    model, data = model_data.split("-", 1)
+    return f"{seed} #{digest[:6]} · {model} · {data}"
+
+
+def with_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the short `run` label the legends and tooltips show."""
+    if "run_id" not in df.columns:
+        return df
+    return df.assign(run=df["run_id"].astype(str).map(run_label))
+
+
+def several_runs(df: pd.DataFrame) -> bool:
+    return "run_id" in df.columns and df["run_id"].nunique() > 1
+
+
+def legend(**kw) -> alt.Legend:
+    """Legends go below the plot, never truncated: beside a faceted chart they were cut off."""
+    return alt.Legend(orient="bottom", direction="vertical", labelLimit=0, titleLimit=0, **kw)
+
+
+def run_dash(df: pd.DataFrame) -> dict:
+    """Runs overlaid in one chart: a dash pattern per run, with a legend of short labels."""
+    if not several_runs(df):
+        return {}
+    return {"strokeDash": alt.StrokeDash("run:N", title="run", legend=legend())}
+
+
+def run_shape(df: pd.DataFrame) -> dict:
+    if not several_runs(df):
+        return {}
+    return {"shape": alt.Shape("run:N", title="run", legend=legend())}
+
+
+def axis_format(column: str) -> str:
+    """Percentages for rates; otherwise three significant digits at most (no "0.947000",
+    no "1.2e+2"). Vega keeps an explicit precision instead of guessing one from the ticks."""
+    return "~%" if column in RATES else ".3~g"
+
+
+def y(column: str, log: bool = False, name: str | None = None, **kw) -> alt.Y:
+    """A quantitative y axis; its title never repeats "log" (the scale says so)."""
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    axis = alt.Axis(format=axis_format(column))
+    return alt.Y(f"{column}:Q", title=name or title(column), scale=scale, axis=axis, **kw)
+
+
+def x_value(column: str, name: str | None = None) -> alt.X:
+    """A quantitative x axis for a measured value (e.g. the final accuracy)."""
+    axis = alt.Axis(format=axis_format(column))
+    return alt.X(f"{column}:Q", title=name or title(column), scale=alt.Scale(zero=False), axis=axis)
+
+
+def epoch_x(column: str = "epoch", name: str = "epoch") -> alt.X:
+    """Whole-number steps (epochs, levels, ranks): no half ticks when the range is short."""
+    return alt.X(f"{column}:Q", title=name, axis=alt.Axis(tickMinStep=1, format="d"))
+
+
+def level_x() -> alt.X:
+    return epoch_x("level", "level L")
+
+
+def positive(df: pd.DataFrame, column: str, log: bool) -> pd.DataFrame:
+    """A log axis cannot show zeros or negatives; drop them rather than break the chart."""
+    return df[df[column] > 0] if log else df
+
+
+def typed(df: pd.DataFrame, column: str) -> str:
+    """`column:Q` or `column:N`: encodings name their type, so a chart can be serialised from
+    inline values (`app.export`), where Altair cannot infer it from a DataFrame."""
+    kind = df[column].dtype
+    numeric = pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)
+    return f"{column}:{'Q' if numeric else 'N'}"
+
+
+def tips(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The tooltip: the run's full id (legends show the short label), then `columns`, all
+    with the exact stored values."""
+    return [typed(df, c) for c in ["run_id", *columns] if c in df.columns]
+
+
+def lines_with_points(
+    df: pd.DataFrame,
+    x: alt.X,
+    y_: alt.Y,
+    tooltip: list[str],
+    under: tuple[alt.Chart, ...] = (),
+    colour_points: bool = True,
+    **encodings,
+) -> alt.LayerChart:
+    """Lines, plus points that carry the tooltip (a line's own tooltip shows one datum only);
+    `under` are layers drawn beneath them from the same data. Points coloured by a continuous
+    scale would turn its gradient legend into symbols, so those pass `colour_points=False`."""
+    line = alt.Chart().mark_line(strokeWidth=1.8).encode(x, y_, **encodings)
+    hover = alt.selection_point(on="pointerover", nearest=True, empty=False, clear="pointerout")
+    points = (
+        alt.Chart()
+        .mark_circle(size=40)
+        .encode(
+            x,
+            y_,
+            opacity=alt.condition(hover, alt.value(1.0), alt.value(0.0)),
+            tooltip=tooltip,
+            **({"color": encodings["color"]} if colour_points and "color" in encodings else {}),
+        )
+    )
+    return alt.layer(*under, line, points.add_params(hover), data=df)
+
+
+def facet_levels(chart: alt.LayerChart, df: pd.DataFrame, title_: str) -> alt.FacetChart:
+    """One small panel per level that has data, headed with the level and its sparsity."""
+    names = level_names(df)
+    order = sorted(names, key=lambda n: names[n])
+    return (
+        chart.properties(**FACET)
+        .facet(
+            facet=alt.Facet("level_name:N", title=None, sort=order, header=alt.Header()),
+            columns=FACET_COLUMNS,
+        )
+        .resolve_axis(x="independent")  # else the last row's axes hang below empty cells
+        .properties(title=title_)
+    )
+
+
+def level_name(level: int, sparsity: float | None) -> str:
+    """ "level 3 · 48.8% sparse" (the sparsity where it is known)."""
+    if sparsity is None or pd.isna(sparsity):
+        return f"level {level}"
+    return f"level {level} · {sparsity:.1%} sparse"
+
+
+def with_level_names(df: pd.DataFrame, sparsity: dict[int, float] | None) -> pd.DataFrame:
+    """Add `level_name` for facet headers and titles (sparsity from `sparsity_by_level`)."""
+    sp = sparsity or {}
+    return df.assign(level_name=[level_name(int(v), sp.get(int(v))) for v in df["level"]])
+
+
+def level_names(df: pd.DataFrame) -> dict[str, int]:
+    """level_name -> level, for ordering panels by level rather than alphabetically."""
+    pairs = df[["level_name", "level"]].drop_duplicates()
+    return dict(zip(pairs["level_name"], pairs["level"].astype(int), strict=True))
+
+
+def sparsity_by_level(summary: pd.DataFrame) -> dict[int, float]:
+    """IMP-WR's sparsity at each level, where every run shown agrees on it."""
+    if summary.empty or "sparsity" not in summary.columns:
+        return {}
+    imp = summary[summary["branch"] == "imp"]
+    out = {}
+    for level, values in imp.groupby("level")["sparsity"]:
+        if values.round(6).nunique() == 1:
+            out[int(level)] = float(values.iloc[0])
+    return out
