@@ -27,6 +27,7 @@ from engine.config import RunSpec, SpecError, content_hash
 from engine.data import load_dataset
 from engine.data.batches import num_batches
 from engine.data.bundle import DataBundle
+from engine.fsck import repair_run
 from engine.models import build_model, output_name, prunable_names
 from engine.store import LevelDir, Store
 from engine.train import Reporter, train_level
@@ -169,7 +170,7 @@ def _level0(ctx: Context, model: nn.Module, init: dict[str, Tensor], names: list
 
 
 def rewind_state(ctx: Context) -> dict[str, Tensor]:
-    return torch.load(ctx.store.rewind_path(ctx.run_id), map_location="cpu", weights_only=True)
+    return ctx.store.load_rewind(ctx.run_id)
 
 
 def open_run(
@@ -206,6 +207,10 @@ def run_imp(
 def train_run(ctx: Context) -> list[dict]:
     """The levels and baselines of an opened run (see `open_run`)."""
     spec = ctx.spec
+    log = getattr(ctx.reporter, "log", None)
+    for note in repair_run(ctx.store, ctx.run_id):  # damaged levels are trained again
+        if log is not None:
+            log(note)
     ctx.store.touch(ctx.run_id, spec=spec.to_dict(), status="running")
     model = ctx.fresh_model(spec.seed)
     names = prunable_names(model)

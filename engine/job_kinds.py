@@ -72,6 +72,10 @@ class RunProgress:
     def epoch_done(self, row: dict[str, float]) -> None:
         self.inner.epoch_done(row)
 
+    def log(self, line: str) -> None:
+        if hasattr(self.inner, "log"):
+            self.inner.log(line)
+
     def cancelled(self) -> bool:
         return self.inner.cancelled()
 

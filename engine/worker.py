@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import torch
 
+from engine import atomic
 from engine.cli.display import format_epoch
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
@@ -301,6 +302,8 @@ def run_worker(
     try:
         with beating(queue, worker_id, info, watch) as heart:
             print(f"worker {worker_id} on {dev}, store {queue.root}", flush=True)
+            for path in atomic.sweep_temp_files(queue.root):  # a killed write's leftovers
+                print(f"removed stray temporary file {path}", flush=True)
             with stop_on_signals():
                 while max_jobs is None or ran < max_jobs:
                     job = queue.claim(worker_id, kinds=tuple(KINDS))

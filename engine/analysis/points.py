@@ -23,6 +23,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from engine import atomic
 from engine import masks as M
 from engine.store import LevelDir, Store, StoreError
 
@@ -118,26 +119,11 @@ def exists(store: Store, run_id: str, point: Point) -> bool:
     return True
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _file_digest(path: Path) -> str:
-    st = path.stat()
-    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if memo not in _DIGESTS:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[memo] = h.hexdigest()
-    return _DIGESTS[memo]
-
-
 def fingerprint(store: Store, run_id: str, point: Point) -> str:
     """SHA-256 over the bytes of the point's files: its identity for cache keys."""
     h = hashlib.sha256(str(point).encode())
     for f in point_files(store, run_id, point):
-        h.update(_file_digest(f).encode())
+        h.update(atomic.digest(f).encode())
     return h.hexdigest()
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import analyze, inspect, jobs, report, reproduce, run, sweep, worker
+from engine.cli import analyze, fsck, inspect, jobs, report, reproduce, run, sweep, worker
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.store import StoreError
 
-COMMANDS = (run, inspect, worker, jobs, analyze, sweep, reproduce, report)
+COMMANDS = (run, inspect, worker, jobs, analyze, sweep, reproduce, report, fsck)
 
 # Errors a user can fix from the message alone: printed as one line, no traceback.
 USER_ERRORS = (SpecError, StoreError, DataNotFoundError)

@@ -38,6 +38,9 @@ class ProgressReporter:
         if self.verbose:
             self.bar.console.print(format_epoch(self.label, row))
 
+    def log(self, line: str) -> None:
+        self.bar.console.print(line, markup=False, highlight=False)
+
     def cancelled(self) -> bool:
         return False
 

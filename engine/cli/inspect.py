@@ -10,7 +10,7 @@ from rich.table import Table
 from engine.cli.display import console, summary_table
 from engine.results import level_summaries
 from engine.settings import store_root
-from engine.store import Store
+from engine.store import Store, StoreError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +32,16 @@ def list_runs(args: argparse.Namespace) -> int:
         table.add_column(col, no_wrap=col == "run")
     for rec in records:
         spec = rec.get("spec", {})
+        try:
+            trained = str(len(level_summaries(store, rec["run_id"])))
+        except StoreError as e:  # one unreadable done.json: this run's row says so, not `ls`
+            trained = "?"
+            problems.append(f"{e} (see `python -m engine fsck {rec['run_id']}`)")
         table.add_row(
             rec["run_id"],
             spec.get("model", {}).get("name", "?"),
             spec.get("data", {}).get("name", "?"),
-            str(len(level_summaries(store, rec["run_id"]))),
+            trained,
             rec.get("status", "?"),
         )
     console.print(table)
