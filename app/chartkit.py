@@ -9,6 +9,9 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from app import palette
+from engine.config import METHOD_LABELS
+
 METRIC_TITLES = {
     "train_loss": "training loss",
     "test_loss": "test loss",
@@ -186,3 +189,37 @@ def sparsity_by_level(summary: pd.DataFrame) -> dict[int, float]:
         if values.round(6).nunique() == 1:
             out[int(level)] = float(values.iloc[0])
     return out
+
+
+# --- series and titles shared by the builders ------------------------------------------
+def with_method(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the paper's name of each branch (IMP-WR, one-shot, FT, RIPN, RPN_1, RPN_2)."""
+    return df.assign(method=df["branch"].map(lambda b: METHOD_LABELS.get(b, b)))
+
+
+def points_named(df: pd.DataFrame) -> pd.DataFrame:
+    pairs = zip(df["branch"], df["point"], strict=True)
+    return df.assign(weights=[palette.point_series(str(b), str(p)) for b, p in pairs])
+
+
+def present(df: pd.DataFrame, column: str) -> list[str]:
+    return [str(v) for v in df[column].unique()]
+
+
+def method_color(df: pd.DataFrame) -> alt.Color:
+    return palette.color("method", "method", present(df, "method"), legend=legend())
+
+
+def series_color(df: pd.DataFrame, column: str, name: str) -> alt.Color:
+    return palette.color(column, name, present(df, column), legend=legend())
+
+
+def level_title(what: str, df: pd.DataFrame, level: int) -> str:
+    """ "test accuracy at level 5 · 67.2% sparse" (sparsity from the table, when it has one)."""
+    sp = df["sparsity"].round(6).unique() if "sparsity" in df.columns else []
+    return f"{what} at {level_name(level, float(sp[0]) if len(sp) == 1 else None)}"
+
+
+def name_of(df: pd.DataFrame, level: int) -> str:
+    names = df.loc[df["level"] == level, "level_name"]
+    return str(names.iloc[0]) if len(names) else f"level {level}"

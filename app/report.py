@@ -21,12 +21,13 @@ from app.chartkit import (
     facet_levels,
     legend,
     level_name,
+    points_named,
     sparsity_by_level,
     typed,
     with_level_names,
+    with_method,
 )
 from app.chartkit import title as chart_title
-from app.charts import points_named, with_method
 from app.export import to_csv, to_png, to_svg
 from engine import atomic
 from engine.analysis import tables

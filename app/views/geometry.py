@@ -4,13 +4,13 @@ solution's loss and accuracy, and linear interpolation paths with their barriers
 
 import streamlit as st
 
-from app import charts, data, downloads, ui
+from app import chartkit, data, downloads, geometry_charts, ui
 from engine.analysis.jobs import OPTIONS
 
 st.title("Geometry")
 runs = ui.chosen_runs()
 jobs = data.jobs()
-sparsity = charts.sparsity_by_level(data.table("summary", runs))
+sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
 
 st.subheader("Distances (Fig. 3)")
@@ -32,7 +32,7 @@ if not distances.empty:
         (distances["norm"].astype(str) == norm)
         & (distances["normalised"].astype(bool) == normalised)
     ]
-    downloads.show(charts.distances_chart(shown), shown, f"distances-{norm}")
+    downloads.show(geometry_charts.distances_chart(shown), shown, f"distances-{norm}")
 
 st.subheader("Projected trajectory (Fig. 4)")
 st.caption(
@@ -43,7 +43,7 @@ trajectory = ui.analysis_table("trajectory", runs, jobs)
 if not trajectory.empty:
     pick = ui.choose_level(trajectory, "traj_level")
     shown = trajectory if pick is None else trajectory[trajectory["level"] == pick]
-    chart = charts.trajectory_chart(shown, pick, sparsity)
+    chart = geometry_charts.trajectory_chart(shown, pick, sparsity)
     downloads.show(chart, shown, f"trajectory-{ui.ALL if pick is None else pick}")
 
 st.subheader("The projected solution")
@@ -53,8 +53,10 @@ st.caption(
 )
 pruned = ui.analysis_table("pruned_start", runs, jobs)
 if not pruned.empty:
-    metric = ui.choose("Metric", "ps_metric", METRICS, "train_loss", format_func=charts.title)
-    downloads.show(charts.pruned_start_chart(pruned, metric), pruned, f"projected-{metric}")
+    metric = ui.choose("Metric", "ps_metric", METRICS, "train_loss", format_func=chartkit.title)
+    downloads.show(
+        geometry_charts.pruned_start_chart(pruned, metric), pruned, f"projected-{metric}"
+    )
 
 st.subheader("Interpolation and barriers")
 st.caption(
@@ -66,11 +68,11 @@ interp = ui.analysis_table("interpolation", runs, jobs)
 if not interp.empty:
     cols = st.columns(3)
     with cols[0]:
-        metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=charts.title)
+        metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=chartkit.title)
     with cols[1]:
-        pick = ui.choose_level(charts.with_paths(interp), "ip_level")
-    shown = interp if pick is None else interp[charts.with_paths(interp)["level"] == pick]
-    chart = charts.interpolation_chart(shown, metric, pick, sparsity)
+        pick = ui.choose_level(geometry_charts.with_paths(interp), "ip_level")
+    shown = interp if pick is None else interp[geometry_charts.with_paths(interp)["level"] == pick]
+    chart = geometry_charts.interpolation_chart(shown, metric, pick, sparsity)
     name = f"interp-{metric}-{ui.ALL if pick is None else pick}"
     downloads.show(chart, shown, name)
     barriers = data.table("barrier", runs)
@@ -80,6 +82,6 @@ if not interp.empty:
             "barrier",
             ["barrier_test_error", "barrier_train_loss"],
             "barrier_test_error",
-            format_func=charts.title,
+            format_func=chartkit.title,
         )
-        downloads.show(charts.barrier_chart(barriers, which), barriers, which)
+        downloads.show(geometry_charts.barrier_chart(barriers, which), barriers, which)

@@ -3,7 +3,7 @@ random directions (Li et al. 2018), as a heatmap."""
 
 import streamlit as st
 
-from app import charts, data, downloads, ui
+from app import data, downloads, spectra_charts, ui
 
 st.title("Landscape")
 st.caption(
@@ -22,5 +22,5 @@ if not land.empty:
         levels = ui.distinct(at_branch, "level", int)
         level = ui.choose("Level", "ls_level", levels, levels[-1], cast=int)
     shown = at_branch[at_branch["level"] == level]
-    chart = charts.landscape_chart(shown)
+    chart = spectra_charts.landscape_chart(shown)
     downloads.show(chart, shown, f"landscape-{branch}-L{level}", width=560)

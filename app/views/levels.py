@@ -3,7 +3,7 @@ final accuracy of every level against its sparsity."""
 
 import streamlit as st
 
-from app import charts, data, downloads, ui
+from app import chartkit, charts, data, downloads, ui
 
 st.title("Levels")
 st.caption(
@@ -19,11 +19,11 @@ if metrics.empty:
 cols = st.columns(3)
 with cols[0]:
     loss = ui.choose(
-        "Loss", "loss", ["train_loss", "test_loss"], "train_loss", format_func=charts.title
+        "Loss", "loss", ["train_loss", "test_loss"], "train_loss", format_func=chartkit.title
     )
 with cols[1]:
     acc = ui.choose(
-        "Accuracy", "acc", ["test_acc", "train_acc"], "test_acc", format_func=charts.title
+        "Accuracy", "acc", ["test_acc", "train_acc"], "test_acc", format_func=chartkit.title
     )
 with cols[2]:
     log = ui.toggle("Log scale for the loss", "log", True)

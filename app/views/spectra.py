@@ -3,12 +3,12 @@ eigenvalue density, the trace, and the log-volume proxy of each level's basin.""
 
 import streamlit as st
 
-from app import charts, data, downloads, ui
+from app import chartkit, data, downloads, spectra_charts, ui
 
 st.title("Spectra")
 runs = ui.chosen_runs()
 jobs = data.jobs()
-sparsity = charts.sparsity_by_level(data.table("summary", runs))
+sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
 
 st.subheader("Top Hessian eigenvalues (Fig. 5)")
 st.caption(
@@ -21,18 +21,18 @@ if not spectra.empty:
     pick = ui.choose_level(spectra, "sp_level")
     shown = spectra if pick is None else spectra[spectra["level"] == pick]
     name = f"spectrum-{ui.ALL if pick is None else pick}"
-    downloads.show(charts.spectrum_chart(shown, pick, sparsity), shown, name)
+    downloads.show(spectra_charts.spectrum_chart(shown, pick, sparsity), shown, name)
 
     volume = data.table("volume", runs)
     if not volume.empty:
         st.subheader("Basin volume")
         st.caption("−½ Σ log λ_i over the top-k positive eigenvalues: larger means flatter.")
-        downloads.show(charts.volume_chart(volume), volume, "volume")
+        downloads.show(spectra_charts.volume_chart(volume), volume, "volume")
 
 st.subheader("Hessian trace")
 trace = ui.analysis_table("trace", runs, jobs)
 if not trace.empty:
-    downloads.show(charts.trace_chart(trace), trace, "trace")
+    downloads.show(spectra_charts.trace_chart(trace), trace, "trace")
 
 st.subheader("Eigenvalue density")
 density = ui.analysis_table("density", runs, jobs)
@@ -40,4 +40,4 @@ if not density.empty:
     levels = ui.distinct(density, "level", int)
     level = ui.choose("Level", "dn_level", levels, levels[-1], cast=int)
     shown = density[density["level"] == level]
-    downloads.show(charts.density_chart(shown, level, sparsity), shown, f"density-L{level}")
+    downloads.show(spectra_charts.density_chart(shown, level, sparsity), shown, f"density-L{level}")

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from app import charts, downloads, palette
+from app import charts, downloads, geometry_charts, palette, spectra_charts
 from tests.app import tables as T
 
 
@@ -53,18 +53,18 @@ BUILDERS = {
     "final_vs_sparsity": lambda: charts.final_vs_sparsity(T.summary()),
     "baseline_curves": lambda: charts.baseline_curves(T.metrics(), 3, "test_acc"),
     "baseline_final": lambda: charts.baseline_final(T.summary(), 3),
-    "distances": lambda: charts.distances_chart(T.distances()),
-    "trajectory": lambda: charts.trajectory_chart(T.trajectory(), 2),
-    "trajectory_all": lambda: charts.trajectory_chart(T.trajectory()),
-    "pruned_start": lambda: charts.pruned_start_chart(T.pruned_start(), "test_acc"),
-    "interpolation": lambda: charts.interpolation_chart(T.interpolation(), "train_loss"),
-    "barrier": lambda: charts.barrier_chart(T.barrier()),
-    "spectrum": lambda: charts.spectrum_chart(T.spectra(), 1),
-    "spectrum_all": lambda: charts.spectrum_chart(T.spectra()),
-    "density": lambda: charts.density_chart(T.density(), 2),
-    "trace": lambda: charts.trace_chart(T.trace()),
-    "volume": lambda: charts.volume_chart(T.volume()),
-    "landscape": lambda: charts.landscape_chart(T.landscape()),
+    "distances": lambda: geometry_charts.distances_chart(T.distances()),
+    "trajectory": lambda: geometry_charts.trajectory_chart(T.trajectory(), 2),
+    "trajectory_all": lambda: geometry_charts.trajectory_chart(T.trajectory()),
+    "pruned_start": lambda: geometry_charts.pruned_start_chart(T.pruned_start(), "test_acc"),
+    "interpolation": lambda: geometry_charts.interpolation_chart(T.interpolation(), "train_loss"),
+    "barrier": lambda: geometry_charts.barrier_chart(T.barrier()),
+    "spectrum": lambda: spectra_charts.spectrum_chart(T.spectra(), 1),
+    "spectrum_all": lambda: spectra_charts.spectrum_chart(T.spectra()),
+    "density": lambda: spectra_charts.density_chart(T.density(), 2),
+    "trace": lambda: spectra_charts.trace_chart(T.trace()),
+    "volume": lambda: spectra_charts.volume_chart(T.volume()),
+    "landscape": lambda: spectra_charts.landscape_chart(T.landscape()),
 }
 VALUE_COLUMN = {
     "level_curves": "train_loss",
@@ -155,15 +155,15 @@ def test_final_vs_sparsity_line_joins_imp_levels_and_marks_baselines():
 
 
 def test_distance_labels_name_both_targets():
-    chart = charts.distances_chart(T.distances())
+    chart = geometry_charts.distances_chart(T.distances())
     assert set(chart.data["target"]) == set(palette.DISTANCES)
 
 
 def test_trajectory_and_spectrum_facet_only_the_levels_they_have_with_sparsity():
     sparsity = {1: 0.2, 2: 0.36, 3: 0.488}
     for chart in (
-        charts.trajectory_chart(T.trajectory(levels=3), sparsity=sparsity),
-        charts.spectrum_chart(T.spectra(levels=3), sparsity=sparsity),
+        geometry_charts.trajectory_chart(T.trajectory(levels=3), sparsity=sparsity),
+        spectra_charts.spectrum_chart(T.spectra(levels=3), sparsity=sparsity),
     ):
         spec = _spec(chart)
         assert spec["facet"]["field"] == "level_name"
@@ -173,7 +173,7 @@ def test_trajectory_and_spectrum_facet_only_the_levels_they_have_with_sparsity()
             "level 2 · 36.0% sparse",
             "level 3 · 48.8% sparse",
         ]
-    one = charts.spectrum_chart(T.spectra(), level=2, sparsity=sparsity)
+    one = spectra_charts.spectrum_chart(T.spectra(), level=2, sparsity=sparsity)
     assert set(one.data["level"]) == {2}
     assert one.to_dict()["title"] == "top-10 Hessian eigenvalues (Fig. 5), level 2 · 36.0% sparse"
 
@@ -182,22 +182,22 @@ def test_spectrum_axis_is_log_only_when_every_eigenvalue_is_positive():
     positive = T.spectra()
     positive = positive[positive["eigenvalue"] > 0]
     types = lambda c: {s.get("type") for s in _walk(_spec(c), "scale") if isinstance(s, dict)}  # noqa: E731
-    assert "log" in types(charts.spectrum_chart(positive, 1))
-    assert "symlog" in types(charts.spectrum_chart(T.spectra(), 1))  # has negative values
+    assert "log" in types(spectra_charts.spectrum_chart(positive, 1))
+    assert "symlog" in types(spectra_charts.spectrum_chart(T.spectra(), 1))  # has negative values
 
 
 def test_trace_error_bars_span_one_standard_error():
-    chart = charts.trace_chart(T.trace())
+    chart = spectra_charts.trace_chart(T.trace())
     d = chart.data
     assert ((d["high"] - d["low"]) == 2 * d["stderr"]).all()
 
 
 def test_landscape_cells_tile_the_grid_and_runs_get_panels():
-    chart = charts.landscape_chart(T.landscape(n=5))
+    chart = spectra_charts.landscape_chart(T.landscape(n=5))
     d = chart.data
     assert (d["x1"] - d["x0"]).round(9).eq(0.5).all()  # grid spacing of linspace(-1, 1, 5)
     assert (d["x0"] + d["x1"]).div(2).round(9).equals(d["x"].round(9))
-    both = _spec(charts.landscape_chart(two_runs(T.landscape)))
+    both = _spec(spectra_charts.landscape_chart(two_runs(T.landscape)))
     assert both["facet"]["field"] == "run"
 
 
@@ -205,16 +205,16 @@ def test_builders_accept_empty_tables():
     for name, make in T.ANALYSES.items():
         empty = make().iloc[0:0]
         builder = {
-            "distances": charts.distances_chart,
-            "trajectory": charts.trajectory_chart,
-            "pruned_start": charts.pruned_start_chart,
-            "spectra": charts.spectrum_chart,
-            "volume": charts.volume_chart,
-            "trace": charts.trace_chart,
-            "density": charts.density_chart,
-            "interpolation": charts.interpolation_chart,
-            "barrier": charts.barrier_chart,
-            "landscape": charts.landscape_chart,
+            "distances": geometry_charts.distances_chart,
+            "trajectory": geometry_charts.trajectory_chart,
+            "pruned_start": geometry_charts.pruned_start_chart,
+            "spectra": spectra_charts.spectrum_chart,
+            "volume": spectra_charts.volume_chart,
+            "trace": spectra_charts.trace_chart,
+            "density": spectra_charts.density_chart,
+            "interpolation": geometry_charts.interpolation_chart,
+            "barrier": geometry_charts.barrier_chart,
+            "landscape": spectra_charts.landscape_chart,
         }[name]
         _spec(builder(empty))
     _spec(charts.level_curves(T.metrics().iloc[0:0]))

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
-from app import charts, export, palette
+from app import chartkit, charts, export, geometry_charts, palette, spectra_charts
 from app.chartkit import run_label
 from tests.app import tables as T
 from tests.app.svgmarks import data_marks, marks
@@ -24,16 +24,16 @@ TWO_RUNS = {
     "final_vs_sparsity": lambda: charts.final_vs_sparsity(two_runs(T.summary)),
     "baseline_curves": lambda: charts.baseline_curves(two_runs(T.metrics), 3),
     "baseline_final": lambda: charts.baseline_final(two_runs(T.summary), 3),
-    "distances": lambda: charts.distances_chart(two_runs(T.distances)),
-    "trajectory": lambda: charts.trajectory_chart(two_runs(T.trajectory)),
-    "pruned_start": lambda: charts.pruned_start_chart(two_runs(T.pruned_start)),
-    "interpolation": lambda: charts.interpolation_chart(two_runs(T.interpolation)),
-    "barrier": lambda: charts.barrier_chart(two_runs(T.barrier)),
-    "spectrum": lambda: charts.spectrum_chart(two_runs(T.spectra)),
-    "density": lambda: charts.density_chart(two_runs(T.density), 2),
-    "trace": lambda: charts.trace_chart(two_runs(T.trace)),
-    "volume": lambda: charts.volume_chart(two_runs(T.volume)),
-    "landscape": lambda: charts.landscape_chart(two_runs(T.landscape)),
+    "distances": lambda: geometry_charts.distances_chart(two_runs(T.distances)),
+    "trajectory": lambda: geometry_charts.trajectory_chart(two_runs(T.trajectory)),
+    "pruned_start": lambda: geometry_charts.pruned_start_chart(two_runs(T.pruned_start)),
+    "interpolation": lambda: geometry_charts.interpolation_chart(two_runs(T.interpolation)),
+    "barrier": lambda: geometry_charts.barrier_chart(two_runs(T.barrier)),
+    "spectrum": lambda: spectra_charts.spectrum_chart(two_runs(T.spectra)),
+    "density": lambda: spectra_charts.density_chart(two_runs(T.density), 2),
+    "trace": lambda: spectra_charts.trace_chart(two_runs(T.trace)),
+    "volume": lambda: spectra_charts.volume_chart(two_runs(T.volume)),
+    "landscape": lambda: spectra_charts.landscape_chart(two_runs(T.landscape)),
 }
 
 
@@ -77,7 +77,7 @@ def test_export_keeps_its_data_while_streamlit_draws_charts_in_other_threads():
 
     def streamlit_draws():
         while not stop.is_set():
-            _convert_altair_to_vega_lite_spec(charts.spectrum_chart(T.spectra()))
+            _convert_altair_to_vega_lite_spec(spectra_charts.spectrum_chart(T.spectra()))
 
     def export_many():
         for _ in range(40):
@@ -119,12 +119,12 @@ def test_every_exported_svg_draws_a_mark_per_row(name):
 
 
 def test_png_export_is_the_image_of_the_spec():
-    chart = charts.distances_chart(T.distances())
+    chart = geometry_charts.distances_chart(T.distances())
     png = export.to_png(chart, scale=1)
     import vl_convert as vlc
 
     assert png == vlc.vegalite_to_png(json.dumps(export.spec_dict(chart)), scale=1)
-    empty = export.to_png(charts.distances_chart(T.distances().iloc[0:0]), scale=1)
+    empty = export.to_png(geometry_charts.distances_chart(T.distances().iloc[0:0]), scale=1)
     assert len(png) > len(empty) * 1.2  # lines and points, not just the frame
 
 
@@ -203,24 +203,24 @@ def test_titles_name_level_sparsity_and_k():
         "test accuracy at level 3 · 48.8% sparse"
     )
     assert "level 3 · 48.8% sparse" in charts.baseline_final(s, 3).to_dict()["title"]
-    assert charts.volume_chart(T.volume()).to_dict()["title"].endswith("top-10 eigenvalues")
-    sparsity = charts.sparsity_by_level(s)
+    assert spectra_charts.volume_chart(T.volume()).to_dict()["title"].endswith("top-10 eigenvalues")
+    sparsity = chartkit.sparsity_by_level(s)
     assert sparsity == pytest.approx({0: 0.0, 1: 0.2, 2: 0.36, 3: 0.488})
     mixed = pd.concat([s, s.assign(run_id="x", sparsity=s["sparsity"] / 2)])
-    assert charts.sparsity_by_level(mixed) == {0: 0.0}  # runs disagree: no sparsity shown
+    assert chartkit.sparsity_by_level(mixed) == {0: 0.0}  # runs disagree: no sparsity shown
 
 
 def test_default_interpolation_paths_get_the_papers_names():
-    assert charts.path_parts("imp:3:projected_prev->imp:3:solution") == (
+    assert geometry_charts.path_parts("imp:3:projected_prev->imp:3:solution") == (
         3,
         "Pr_L(min_(L−1)) → min_L",
     )
-    assert charts.path_parts("imp:2:solution->imp:3:solution") == (3, "min_(L−1) → min_L")
-    assert charts.path_parts("ft:1:solution->imp:3:solution") == (
+    assert geometry_charts.path_parts("imp:2:solution->imp:3:solution") == (3, "min_(L−1) → min_L")
+    assert geometry_charts.path_parts("ft:1:solution->imp:3:solution") == (
         3,
         "ft:1:solution->imp:3:solution",
     )
-    assert charts.path_parts("not a path") == (None, "not a path")
+    assert geometry_charts.path_parts("not a path") == (None, "not a path")
 
 
 def test_run_labels_shorten_like_the_sidebar():
