@@ -33,6 +33,9 @@ def opt(default: Any, help: str, choices: tuple[Any, ...] | None = None, **kw: A
 
 
 _STEP_RE = re.compile(r"^\s*(\d+)\s*(ep|it)\s*$")
+# Far beyond any recipe (the paper's longest is 160 epochs), far below what would overflow or
+# queue a job that never ends: a typo's extra zeros are refused, not trained for a century.
+STEP_MAX = {"ep": 100_000, "it": 100_000_000}
 
 
 @dataclass(frozen=True, order=True)
@@ -51,8 +54,12 @@ class Step:
             return text
         m = _STEP_RE.match(str(text))
         if not m:
-            raise ValueError(f"{text!r} is not a training step; write e.g. '160ep' or '500it'")
-        return cls(int(m.group(1)), m.group(2))  # type: ignore[arg-type]
+            sign = "is negative" if str(text).strip().startswith("-") else "is not a training step"
+            raise ValueError(f"{text!r} {sign}; write e.g. '160ep' or '500it'")
+        value, unit = int(m.group(1)), m.group(2)
+        if value > STEP_MAX[unit]:
+            raise ValueError(f"{text!r} is too long; at most {STEP_MAX[unit]}{unit}")
+        return cls(value, unit)  # type: ignore[arg-type]
 
     def iterations(self, iterations_per_epoch: int) -> int:
         return self.value * iterations_per_epoch if self.unit == "ep" else self.value
@@ -390,7 +397,14 @@ def load_spec_file(path: str | Path) -> RunSpec:
     p = Path(path)
     if not p.is_file():
         raise SpecError("config", f"no such file {str(p)!r}")
-    text = p.read_text()
+    try:
+        text = p.read_text()
+    except UnicodeDecodeError as e:
+        raise SpecError(
+            "config",
+            f"{p.name} is not a text file (byte {e.start} is not UTF-8); give a .json or "
+            ".toml spec",
+        ) from None
     try:
         if p.suffix == ".toml":
             data = tomllib.loads(text)

@@ -126,7 +126,10 @@ def _analysis_jobs() -> ModuleType:
 
 
 def _prepare_analysis(store: Store, payload: dict[str, Any]) -> Prepared:
+    from engine.bounds import check_analysis  # torch: loaded when an analysis is asked for
+
     request = _analysis_jobs().normalize_request(store, payload)
+    check_analysis(store, request)
     return Prepared(request, request, request.get("run_id"))
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from engine.cli import analyze, fsck, inspect, jobs, report, reproduce, run, sweep, worker
+from engine.cli.specargs import check_device, join_dash_values
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.store import StoreError
@@ -25,8 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     try:
+        if getattr(args, "device", None) is not None:
+            args.device = check_device(args.device)
         return int(args.func(args) or 0)
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)

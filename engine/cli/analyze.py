@@ -14,6 +14,7 @@ import pandas as pd
 from rich.table import Table
 
 from engine.analysis import jobs, tables
+from engine.bounds import check_analysis
 from engine.cli.display import console, make_progress
 from engine.settings import store_root
 from engine.store import Store
@@ -106,6 +107,8 @@ class AnalysisReporter:
 def main(args: argparse.Namespace) -> int:
     store = Store(args.store or store_root())
     reqs = [jobs.normalize_request(store, r) for r in requests(args)]  # all checked up front
+    for r in reqs:
+        check_analysis(store, r)
     if args.submit:
         from engine.jobs import JobQueue
 

@@ -112,3 +112,45 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     if args.seed is not None:
         d["seed"] = args.seed
     return RunSpec.from_dict(d)
+
+
+def join_dash_values(argv: list[str]) -> list[str]:
+    """``--train-length -5ep`` as ``--train-length=-5ep``.
+
+    argparse takes a value that starts with '-' for the next option (and answers "expected one
+    argument") unless it looks like a negative number; a spec flag's value is never an option,
+    so it is attached to its flag and the spec says what is wrong with it.
+    """
+    flags = {flag(s, f.name) for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+    out: list[str] = []
+    rest = iter(range(len(argv)))
+    for i in rest:
+        token, nxt = argv[i], argv[i + 1] if i + 1 < len(argv) else ""
+        if token in flags and nxt.startswith("-") and not nxt.startswith("--"):
+            out.append(f"{token}={nxt}")
+            next(rest)
+        else:
+            out.append(token)
+    return out
+
+
+def check_device(text: str) -> str:
+    """`--device` as given, once it names a device this machine has (else a SpecError)."""
+    import torch
+
+    name = text.strip().lower()
+    if name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SpecError("--device", f"{text!r} is not a device; use auto, cpu or cuda:N") from None
+    count = torch.cuda.device_count()
+    if device.type == "cuda" and count == 0:
+        raise SpecError("--device", f"{text!r}: no CUDA device is visible here; use auto or cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        have = ", ".join(f"cuda:{i}" for i in range(count))
+        raise SpecError("--device", f"{text!r}: no such device; this machine has {have}")
+    if device.type not in ("cpu", "cuda"):
+        raise SpecError("--device", f"{text!r} is not supported; use auto, cpu or cuda:N")
+    return name

@@ -5,6 +5,7 @@ no per-image PIL transforms. torchvision is imported on first use so that import
 registry (and using mnist5k or synthetic sets) stays fast.
 """
 
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -58,11 +59,14 @@ def _load(name: str, root: Path, download: bool) -> DataBundle:
     spec = _SETS[name]
     folder = root / name
     cls = getattr(datasets, spec.cls)
+    new = [p for p in (root, folder) if not p.exists()]  # what a failed download leaves
     try:
         train, test = (cls(folder, train=t, download=download) for t in (True, False))
     except (RuntimeError, OSError) as e:
+        if new:  # made by this attempt: nothing of the user's is in them
+            shutil.rmtree(new[0], ignore_errors=True)
         what = "download failed" if download else f"expected {folder / spec.layout}"
-        raise DataNotFoundError(name, folder, f"{what}; torchvision said: {e}") from e
+        raise DataNotFoundError(name, folder, f"{what}; torchvision said: {e}", download) from e
     train_x, train_y = split_tensors(train, spec.mean, spec.std)
     test_x, test_y = split_tensors(test, spec.mean, spec.std)
     return DataBundle(

@@ -1,10 +1,15 @@
 """The CLI: run, ls, show, and one-line errors for bad input."""
 
 import json
+import os
+import urllib.error
+from pathlib import Path
 
 import pytest
+import torch
 
 from engine.cli import main
+from engine.jobs import JobQueue
 from engine.store import Store
 from tests.engine.conftest import tiny_spec
 
@@ -55,13 +60,51 @@ def test_run_ls_show(tmp_path, capsys):
         (["run", "--data-name", "cifar10"], "--data-download true"),
         (["show", "no-such-run"], "no run"),
         (["show", "../../etc"], "not allowed"),
+        (["run", "--config", "{binary}"], "config: binary.json is not a text file"),
+        (["run", "--device", "bogus"], "--device: 'bogus' is not a device"),
+        (["run", "--device", "cuda:{gpu}"], "--device: 'cuda:"),  # one past the last GPU
+        (["worker", "--device", "cuda:{gpu}"], "--device: 'cuda:"),
+        (["run", "--store", "{file}"], "is a file; name a folder"),
+        (["ls", "--store", "{file}"], "is a file; name a folder"),
+        (["run", "--train-length", "-5ep"], "train.length: '-5ep' is negative"),
+        (["run", "--prune-rewind", "-3it"], "prune.rewind: '-3it' is negative"),
+        (["run", "--train-length", "1000000000000ep"], "train.length: '1000000000000ep' is too"),
+        (["submit", "--train-length", "1000000000000ep"], "at most 100000ep"),
+        (["submit", "--train-length", "10ep", "--train-warmup", "999999999999it"], "warmup"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, capsys, argv, words, monkeypatch):
     monkeypatch.setenv("IMP_LAB_DATA", str(tmp_path / "data"))
+    (tmp_path / "binary.json").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "file").write_text("not a folder")
+    places = {"binary": tmp_path / "binary.json", "file": tmp_path / "file"}
+    argv = [a.format(gpu=torch.cuda.device_count(), **places) for a in argv]
     store = tmp_path / "store"
-    assert main([*argv, "--store", str(store)]) == 2
+    assert main(argv if "--store" in argv else [*argv, "--store", str(store)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and words in err
     assert len(err.splitlines()) == 1
     assert not (store / "runs").exists() or Store(store).run_ids() == []
+    assert not (store / "jobs").exists() or JobQueue(store).list() == []
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_a_failed_download_says_so_and_leaves_no_folders(tmp_path, capsys, monkeypatch):
+    """Offline (or with the network down): no advice to do what was done, nothing left."""
+    from torchvision import datasets
+
+    def unreachable(self):
+        os.makedirs(self.raw_folder if hasattr(self, "raw_folder") else self.root, exist_ok=True)
+        Path(self.root, "cifar-10-python.tar.gz").write_bytes(b"partial")
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(datasets.CIFAR10, "download", unreachable)
+    data = tmp_path / "data"
+    monkeypatch.setenv("IMP_LAB_DATA", str(data))
+    argv = ["run", "--data-name", "cifar10", "--data-download", "true", "--store", "s"]
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "could not be downloaded" in err and "Name or service" in err
+    assert "download=true" not in err and len(err.splitlines()) == 1
+    assert not data.exists()
