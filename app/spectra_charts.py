@@ -130,10 +130,10 @@ def _cell_edges(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return v - half, v + half
 
 
-def landscape_chart(landscape: pd.DataFrame) -> alt.Chart:
+def landscape_chart(landscape: pd.DataFrame, sparsity: dict[int, float] | None = None) -> alt.Chart:
     """The 2-D loss surface around a solution as a heatmap (log colour), one panel per run."""
     df = landscape[["run_id", "branch", "level", "x", "y", "train_loss"]]
-    df = with_runs(df[df["train_loss"] > 0])
+    df = with_level_names(with_runs(df[df["train_loss"] > 0]), sparsity)
     x0, x1 = _cell_edges(df["x"])
     y0, y1 = _cell_edges(df["y"])
     df = df.assign(x0=x0, x1=x1, y0=y0, y1=y1)
@@ -160,6 +160,8 @@ def landscape_chart(landscape: pd.DataFrame) -> alt.Chart:
         .encode(x=alt.datum(0), y=alt.datum(0))
     )
     chart = alt.layer(heat, centre, data=df).properties(width=420, height=420)
+    where = ", ".join(sorted(set(df["level_name"]))) or "no level"
+    name = f"training loss surface at {where} (solution at the cross)"
     if several_runs(df):
-        return chart.facet(facet=alt.Facet("run:N", title="run"), columns=2)
-    return chart.properties(title="training loss surface (solution at the cross)")
+        return chart.facet(facet=alt.Facet("run:N", title="run"), columns=2).properties(title=name)
+    return chart.properties(title=name)

@@ -3,7 +3,7 @@ random directions (Li et al. 2018), as a heatmap."""
 
 import streamlit as st
 
-from app import data, downloads, spectra_charts, ui
+from app import chartkit, data, downloads, spectra_charts, ui
 
 st.title("Landscape")
 st.caption(
@@ -22,5 +22,6 @@ if not land.empty:
         levels = ui.distinct(at_branch, "level", int)
         level = ui.choose("Level", "ls_level", levels, levels[-1], cast=int)
     shown = at_branch[at_branch["level"] == level]
-    chart = spectra_charts.landscape_chart(shown)
+    sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
+    chart = spectra_charts.landscape_chart(shown, sparsity)
     downloads.show(chart, shown, f"landscape-{branch}-L{level}", width=560)
