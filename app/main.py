@@ -3,6 +3,9 @@
 Builds the navigation, the sidebar's run picker (kept in the URL), and starts a worker
 process beside the server when none is alive, so jobs submitted here run without a terminal.
 The app itself only submits jobs and reads the store.
+
+Streamlit runs this file as every session's script (as `__main__`); `streamlit run` also
+imports it once to find `app`, the server with the routes of `app/server.py` added.
 """
 
 from __future__ import annotations
@@ -48,8 +51,29 @@ def start_worker() -> None:
         _embedded_worker(root)
 
 
-def page(name: str, title: str, icon: str, **kw) -> st.Page:
-    return st.Page(str(PAGES / f"{name}.py"), title=title, icon=icon, url_path=name, **kw)
+NAVIGATION = {  # section -> (page, title, icon); the first page is Home, at "/"
+    "": [("home", "Home", ":material/home:")],
+    "Experiments": [
+        ("launch", "Launch", ":material/rocket_launch:"),
+        ("runs", "Runs", ":material/list:"),
+        ("sweep", "Sweep", ":material/grid_view:"),
+    ],
+    "Results": [
+        ("levels", "Levels", ":material/show_chart:"),
+        ("baselines", "Baselines", ":material/compare_arrows:"),
+        ("geometry", "Geometry", ":material/straighten:"),
+        ("spectra", "Spectra", ":material/equalizer:"),
+        ("landscape", "Landscape", ":material/landscape:"),
+        ("report", "Report", ":material/summarize:"),
+    ],
+}
+HOME = "home"
+
+
+def page(name: str, title: str, icon: str) -> st.Page:
+    return st.Page(
+        str(PAGES / f"{name}.py"), title=title, icon=icon, url_path=name, default=name == HOME
+    )
 
 
 def run_label(runs, run_id: str) -> str:
@@ -59,8 +83,21 @@ def run_label(runs, run_id: str) -> str:
     return f"s{row['seed']} #{run_id.rsplit('-', 1)[-1][:6]} · {row['model']} · {row['data']}"
 
 
+def unknown_runs(named: list[str], launched: list[str]) -> str | None:
+    """The warning for runs a link names that this store lacks; runs just launched (not
+    stored yet) are no news."""
+    missing = [r for r in named if r not in launched]
+    if not missing:
+        return None
+    ids = ", ".join(f"`{r}`" for r in missing)
+    if len(missing) == 1:
+        return f"The link names run {ids}, which this store does not have; it was dropped."
+    return f"The link names runs {ids}, which this store does not have; they were dropped."
+
+
 def run_picker(runs) -> list[str]:
-    """The runs every chart overlays; the newest run when the URL names none."""
+    """The runs every chart overlays: the newest run when the URL names none, and none (with
+    a warning) when it names only runs this store lacks, never another run instead."""
     run_ids = runs["run_id"].tolist()
     wanted = st.session_state.get(ui.SHOW) or []  # runs just launched or opened
     present = [r for r in wanted if r in run_ids]
@@ -68,11 +105,20 @@ def run_picker(runs) -> list[str]:
         selection.set_value("runs", present)
         if len(present) == len(wanted):
             del st.session_state[ui.SHOW]
+    picker = selection.synced(
+        "runs",
+        run_ids[:1],
+        run_ids,
+        multiple=True,
+        explain=lambda named: unknown_runs(named, wanted),
+    )
+    if not run_ids:  # an empty store: nothing to pick, but a link's runs are still checked
+        return []
     with st.sidebar:
         st.multiselect(
             "Runs",
             run_ids,
-            **selection.synced("runs", run_ids[:1], run_ids, multiple=True),
+            **picker,
             format_func=lambda r: run_label(runs, r),
             help="Every chart overlays the runs chosen here (told apart by line dash).",
             placeholder="choose runs to show",
@@ -83,28 +129,13 @@ def run_picker(runs) -> list[str]:
 def main() -> None:
     st.set_page_config(page_title="IMP Lab", page_icon="🎟️", layout="wide")
     auth.gate()  # hosted without a credential: an error and nothing else
-    selection.begin()
+    selection.begin(st.container())  # above the page: what a link named that cannot be shown
     start_worker()
     runs = data.runs()
-    pages = {
-        "": [page("home", "Home", ":material/home:", default=True)],
-        "Experiments": [
-            page("launch", "Launch", ":material/rocket_launch:"),
-            page("runs", "Runs", ":material/list:"),
-            page("sweep", "Sweep", ":material/grid_view:"),
-        ],
-        "Results": [
-            page("levels", "Levels", ":material/show_chart:"),
-            page("baselines", "Baselines", ":material/compare_arrows:"),
-            page("geometry", "Geometry", ":material/straighten:"),
-            page("spectra", "Spectra", ":material/equalizer:"),
-            page("landscape", "Landscape", ":material/landscape:"),
-            page("report", "Report", ":material/summarize:"),
-        ],
-    }
-    nav = st.navigation(pages)
-    if not runs.empty:
-        run_picker(runs)
+    nav = st.navigation(
+        {section: [page(*entry) for entry in entries] for section, entries in NAVIGATION.items()}
+    )
+    run_picker(runs)
     workers = data.queue().live_workers()
     st.sidebar.caption(
         f"store `{data.root()}` · "
@@ -118,4 +149,10 @@ def main() -> None:
         selection.publish()
 
 
-main()
+if __name__ == "__main__":  # a session's script run
+    main()
+else:  # `streamlit run` looking for the server
+    from app.server import page_routes
+
+    paths = [name for entries in NAVIGATION.values() for name, _, _ in entries if name != HOME]
+    app = st.App(__file__, routes=page_routes(paths))

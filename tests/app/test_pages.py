@@ -99,6 +99,32 @@ def test_launch_form_shows_each_error_under_its_field(empty_store, monkeypatch):
     assert [e.value for e in at.error] == ["9ep lies beyond the training length 8ep"]
 
 
+def _message_under(at: AppTest, key: str) -> str | None:
+    """The message in the slot drawn right below widget `key` (None when it is empty)."""
+    blocks = [at._tree]
+    while blocks:
+        block = blocks.pop()
+        for i, child in getattr(block, "children", {}).items():  # leaves have none
+            if getattr(child, "key", None) == key:
+                below = block.children.get(i + 1)
+                return getattr(below, "value", None) if below is not None else None
+            blocks.append(child)
+    raise AssertionError(f"no widget {key}")
+
+
+def test_launch_form_shows_every_bad_field_at_once_each_under_its_own(empty_store, monkeypatch):
+    at = open_app(empty_store, monkeypatch, "launch")
+    bad = {"train.lr": "-0.001", "prune.levels": "0", "prune.rate": "1.5"}
+    for path, text in bad.items():
+        _text_input(at, path).input(text)
+    at.run()
+    assert "(0.0, 10.0]" in _message_under(at, "form-demo.train.lr")
+    assert "no level for the baselines" in _message_under(at, "form-demo.prune.levels")
+    assert "(0, 1)" in _message_under(at, "form-demo.prune.rate")
+    assert len(at.error) == 3  # nothing under Baselines or anywhere else
+    assert _message_under(at, "form-demo.baselines.kinds") is None
+
+
 def test_launch_submits_the_spec_the_form_shows(empty_store, monkeypatch):
     at = open_app(empty_store, monkeypatch, "launch")
     _text_input(at, "seed").input("3").run()
@@ -186,12 +212,6 @@ def test_the_url_reopens_the_same_view(demo_store, monkeypatch):
     at.selectbox(key="acc").set_value("train_acc").run()
     assert at.query_params["acc"] == "train_acc"
     assert at.query_params["runs"] == run_id
-
-
-def test_a_stale_link_falls_back_to_what_exists(demo_store, monkeypatch):
-    at = open_app(demo_store, monkeypatch, "levels", runs="no-such-run", loss="bogus")
-    assert at.multiselect(key="runs").value == [short_demo().run_id]
-    assert at.selectbox(key="loss").value == "train_loss"
 
 
 def test_a_folder_that_is_not_a_run_is_reported_not_fatal(demo_store, tmp_path, monkeypatch):
