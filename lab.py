@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bootstrap and start IMP Lab with nothing but Python 3.11.
 
-    python3 lab.py app     # the dashboard with an embedded worker (bundled offline data)
+    python3 lab.py app     # the dashboard with an embedded worker, on http://127.0.0.1:8501
     python3 lab.py test    # the whole test suite
     python3 lab.py engine ARGS...   # the engine's CLI, e.g. `engine run --preset demo`
 
@@ -41,6 +41,20 @@ def _ensure_env(requirements: str) -> None:
     marker.write_text(stamp)
 
 
+def address_flags(rest: list[str]) -> list[str]:
+    """`--server.address` for the app unless the user names one: this machine only, or every
+    interface when hosted mode (sign-in) guards it (`python -m engine.settings address`)."""
+    given = any(a == "--server.address" or a.startswith("--server.address=") for a in rest)
+    if given or os.environ.get("STREAMLIT_SERVER_ADDRESS"):
+        return []
+    out = subprocess.run(
+        [str(PY), "-m", "engine.settings", "address"], capture_output=True, text=True
+    )
+    if out.returncode:  # a bad setting: its one-line reason
+        sys.exit(out.stderr.strip() or out.returncode)
+    return [f"--server.address={out.stdout.strip()}"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("app", "test", "engine"):
         print(__doc__)
@@ -49,7 +63,7 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if cmd == "app":
         _ensure_env("requirements.txt")
-        args = [str(PY), "-m", "streamlit", "run", "app/main.py", *rest]
+        args = [str(PY), "-m", "streamlit", "run", "app/main.py", *address_flags(rest), *rest]
     elif cmd == "test":
         _ensure_env("requirements-dev.txt")
         lint = subprocess.run([str(PY), "-m", "ruff", "check", "."])

@@ -1,16 +1,16 @@
 """Who may change things on a hosted server: viewing is open, but launching, cancelling,
-deleting and reproducing need the operator's token (`IMP_LAB_TOKEN`), entered once per
-session in the sidebar with a user name. The name becomes the owner of the jobs submitted,
-which the per-user queue limit counts. Outside hosted mode everyone may act, as "app"."""
+deleting, reproducing, queuing analyses and building the report need a sign-in, once per
+session in the sidebar. With a users file (`IMP_LAB_USERS`) a user signs in with their name and
+token and owns the jobs they submit, which the per-user queue limit counts; the shared token
+(`IMP_LAB_TOKEN`) signs in as one owner, "shared", whatever name is typed, so typing another
+name never gets round a limit. Outside hosted mode everyone may act, as "app"."""
 
 from __future__ import annotations
-
-import hmac
 
 import streamlit as st
 
 from engine.config import SpecError
-from engine.settings import Settings, load_settings
+from engine.settings import SHARED, Settings, load_settings
 
 USER, TOKEN = "auth_user", "auth_token"  # sidebar widget keys
 LOCAL_OWNER = "app"
@@ -18,13 +18,6 @@ LOCAL_OWNER = "app"
 
 class AuthError(SpecError):
     """An action that needs the credential was asked for without it."""
-
-
-def verify(given: str | None, expected: str | None) -> bool:
-    """Constant-time comparison; nothing matches when no credential is configured."""
-    if not given or not expected:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def settings() -> Settings:
@@ -35,26 +28,32 @@ def user() -> str:
     return str(st.session_state.get(USER) or "").strip()[:64]
 
 
-def signed_in(cfg: Settings | None = None) -> bool:
+def signed_in_as(cfg: Settings | None = None) -> str | None:
+    """The owner this session acts as: "app" when not hosted, the signed-in user (or
+    "shared") when hosted, None when nobody is signed in."""
     cfg = cfg or settings()
-    return not cfg.hosted or (bool(user()) and verify(st.session_state.get(TOKEN), cfg.token))
+    if not cfg.hosted:
+        return LOCAL_OWNER
+    return cfg.authenticate(user(), st.session_state.get(TOKEN))
+
+
+def signed_in(cfg: Settings | None = None) -> bool:
+    return signed_in_as(cfg) is not None
 
 
 def owner() -> str:
-    """Who submits: the signed-in user when hosted; raises `AuthError` when nobody is."""
-    cfg = settings()
-    if not cfg.hosted:
-        return LOCAL_OWNER
-    if not signed_in(cfg):
-        raise AuthError("credential", "sign in (sidebar: your name and the access token) first")
-    return user()
+    """Who submits; raises `AuthError` when hosted and nobody is signed in."""
+    who = signed_in_as()
+    if who is None:
+        raise AuthError("credential", "sign in (sidebar) first")
+    return who
 
 
 def require(action: str) -> bool:
     """True when the session may `action`; otherwise say why on the page."""
     if signed_in():
         return True
-    st.error(f"Sign in to {action}: enter your name and the access token in the sidebar.")
+    st.error(f"Sign in to {action}: enter your access token in the sidebar.")
     return False
 
 
@@ -67,13 +66,17 @@ def gate() -> None:
         st.stop()
     if not cfg.hosted:
         return
+    who = signed_in_as(cfg)
     # The inputs are drawn on every run: a widget left out loses its value.
-    with st.sidebar.expander("Sign in", expanded=not signed_in(cfg)):
-        st.text_input("Your name", key=USER, max_chars=64)
+    with st.sidebar.expander("Sign in", expanded=who is None):
+        if cfg.users:
+            st.text_input("User name", key=USER, max_chars=64)
         st.text_input("Access token", key=TOKEN, type="password")
-        if signed_in(cfg):
-            st.caption(f"Signed in as **{user()}**")
-        elif st.session_state.get(TOKEN) and user():
-            st.error("Wrong access token.")
+        if who == SHARED:
+            st.caption("Signed in with the shared token (jobs are owned by **shared**)")
+        elif who is not None:
+            st.caption(f"Signed in as **{who}**")
+        elif st.session_state.get(TOKEN):
+            st.error("Wrong user name or access token." if cfg.users else "Wrong access token.")
         else:
-            st.caption("Viewing is open; sign in to launch, cancel or delete.")
+            st.caption("Viewing is open; sign in to launch, analyse, cancel or delete.")

@@ -3,14 +3,16 @@
 # none) and the Streamlit app, together. SIGTERM/SIGINT stop them all; when any one of them
 # exits, the others are stopped too and the script exits with its status, so the container's
 # restart policy brings the whole set back. Hosted mode without a credential refuses to start.
+# The app listens on every interface only in hosted mode (sign-in); otherwise on loopback
+# unless IMP_LAB_ADDRESS says where (a trusted network).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"
-ADDRESS="${IMP_LAB_ADDRESS:-0.0.0.0}"
 PORT="${IMP_LAB_PORT:-8501}"
 
 "$PYTHON" -m engine.settings check  # prints why and exits 2 when it must not start
+ADDRESS="${IMP_LAB_ADDRESS:-$("$PYTHON" -m engine.settings address)}"
 
 gpus="$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)"
 pids=()

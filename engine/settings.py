@@ -1,16 +1,17 @@
 """Every installation setting in one place: the store and data folders, the worker count, the
-hosted mode's credential and the limits an operator sets.
+hosted mode's users (or shared token) and the limits an operator sets.
 
 Each setting is read from, in order of precedence: its environment variable, the TOML config
 file (``$IMP_LAB_CONFIG``, else ``imp-lab.toml`` in the working directory when it exists), the
 default. The same settings work inside the Docker image and outside it; the README's "Hosting
-with Docker" lists them all. The token is read from the environment only: a file in the
-working tree is too easy to commit.
+with Docker" lists them all. The shared token is read from the environment only: a file in
+the working tree is too easy to commit. The users file (`engine.users`) holds token hashes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import os
 import sys
 import tomllib
@@ -19,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import SpecError
+from engine.users import load_users, verify
 
 CONFIG_ENV = "IMP_LAB_CONFIG"
 CONFIG_DEFAULT = "imp-lab.toml"
 TOKEN_ENV = "IMP_LAB_TOKEN"
+USERS_ENV = "IMP_LAB_USERS"
+SHARED = "shared"  # the owner of jobs submitted with the shared token: it names nobody
+LOOPBACK, ANY = "127.0.0.1", "0.0.0.0"
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -53,6 +58,7 @@ class Settings:
     hosted: bool = False
     token: str | None = field(default=None, repr=False)
     limits: Limits = Limits()
+    users: dict[str, str] = field(default_factory=dict, repr=False)  # name -> token hash
 
     def __post_init__(self) -> None:
         if self.workers < 0:
@@ -64,16 +70,34 @@ class Settings:
 
     @property
     def credential_configured(self) -> bool:
-        return bool(self.token)
+        return bool(self.token) or bool(self.users)
 
     def hosted_problem(self) -> str | None:
         """Why hosted mode must not start, or None: launching would be open to anyone."""
         if self.hosted and not self.credential_configured:
             return (
-                f"Hosted mode (IMP_LAB_HOSTED=1) needs a credential: set {TOKEN_ENV} to a "
-                "password or token; without one, anyone could launch, cancel and delete jobs."
+                f"Hosted mode (IMP_LAB_HOSTED=1) needs credentials: name a users file in "
+                f"{USERS_ENV} (see `python -m engine.users`) or set {TOKEN_ENV} to a shared "
+                "token; without them, anyone could launch, cancel and delete jobs."
             )
         return None
+
+    def authenticate(self, name: str, token: str | None) -> str | None:
+        """Who `token` signs in as: `name` when the users file vouches for it, `SHARED` for
+        the shared token (whatever name is typed), else None."""
+        if not token:
+            return None
+        if name in self.users and verify(token, self.users[name]):
+            return name
+        if self.token and hmac.compare_digest(token.encode(), self.token.encode()):
+            return SHARED
+        return None
+
+    @property
+    def address(self) -> str:
+        """Where the app listens unless told: every interface only when hosted mode guards
+        it, this machine alone otherwise."""
+        return ANY if self.hosted else LOOPBACK
 
 
 _ENV = {
@@ -81,6 +105,7 @@ _ENV = {
     "data": "IMP_LAB_DATA",
     "workers": "IMP_LAB_WORKERS",
     "hosted": "IMP_LAB_HOSTED",
+    "users": USERS_ENV,
 }
 _LIMIT_ENV = {f.name: f"IMP_LAB_{f.name.upper()}" for f in dataclasses.fields(Limits)}
 
@@ -116,7 +141,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         return {}
     try:
         data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SpecError(CONFIG_ENV, f"{path} is not valid TOML: {e}") from None
     known = {*_ENV, "limits"}
     for key in data:
@@ -131,7 +156,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
 def load_settings() -> Settings:
     """Defaults, then the config file, then environment variables (which win)."""
     file = _read_config(config_path())
-    kinds = {"store": "str", "data": "str", "workers": "int", "hosted": "bool"}
+    kinds = {"store": "str", "data": "str", "workers": "int", "hosted": "bool", "users": "str"}
     values: dict[str, Any] = {}
     for name, var in _ENV.items():
         raw = os.environ.get(var)
@@ -145,7 +170,8 @@ def load_settings() -> Settings:
         if raw is not None:
             limits[name] = _convert(name, raw, "int")
     token = os.environ.get(TOKEN_ENV) or None
-    return Settings(**values, token=token, limits=Limits(**limits))
+    users = load_users(values.pop("users")) if "users" in values else {}
+    return Settings(**values, token=token, limits=Limits(**limits), users=users)
 
 
 def store_root() -> Path:
@@ -158,7 +184,8 @@ def data_root() -> str:
 
 def main(argv: list[str]) -> int:
     """`python -m engine.settings check`: exit 2 with the reason when the settings are unusable
-    or hosted mode has no credential; `workers`: print the configured CPU worker count."""
+    or hosted mode has no credential; `workers`: print the configured CPU worker count;
+    `address`: print where the app listens by default (see `Settings.address`)."""
     try:
         cfg = load_settings()
     except SpecError as e:
@@ -166,6 +193,9 @@ def main(argv: list[str]) -> int:
         return 2
     if argv[:1] == ["workers"]:
         print(cfg.workers)
+        return 0
+    if argv[:1] == ["address"]:
+        print(cfg.address)
         return 0
     problem = cfg.hosted_problem()
     if problem:

@@ -66,7 +66,9 @@ def _build(root: str, version: int, run_ids: tuple[str, ...]):
         return rep.claims_frame(), figures, buffer.getvalue()
 
 
-if st.button("Build report", icon=":material/summarize:") or st.session_state.get("rp_built"):
+clicked = st.button("Build report", icon=":material/summarize:")
+# Seconds of server CPU per build: on a hosted server only a signed-in session may ask.
+if (clicked or st.session_state.get("rp_built")) and auth.require("build the report"):
     st.session_state["rp_built"] = True
     with st.spinner("Rendering figures and testing claims..."):
         claims, figures, archive = _build(data.root(), data.version(), tuple(runs))

@@ -3,16 +3,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import io
+import re
 from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.config import SpecError
 from engine.jobs import JobQueue
 from engine.limits import check_request
 from engine.presets import preset
-from engine.settings import LimitError, Limits, Settings, load_settings
+from engine.settings import SHARED, LimitError, Limits, Settings, load_settings
+from engine.settings import main as settings_main
 from engine.store import Store, StoreError
+from engine.users import hash_token, verify
+from engine.users import main as users_main
 
 ENV_NAMES = [
     "IMP_LAB_CONFIG",
@@ -21,6 +29,7 @@ ENV_NAMES = [
     "IMP_LAB_WORKERS",
     "IMP_LAB_HOSTED",
     "IMP_LAB_TOKEN",
+    "IMP_LAB_USERS",
     "IMP_LAB_MAX_EPOCH_LEVELS",
     "IMP_LAB_MAX_QUEUED_PER_USER",
     "IMP_LAB_MAX_HESSIAN_K",
@@ -85,6 +94,83 @@ def test_hosted_without_token_is_a_problem(monkeypatch):
     assert Settings().hosted_problem() is None  # not hosted: nothing to protect
 
 
+def test_binary_config_file_is_one_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "imp-lab.toml").write_bytes(bytes(range(256)))
+    with pytest.raises(SpecError, match=r"^IMP_LAB_CONFIG: .*not valid TOML"):
+        load_settings()
+
+
+# --- users -----------------------------------------------------------------------------------
+def test_users_file_holds_hashes_that_sign_each_user_in(tmp_path, monkeypatch):
+    scrypt = hash_token("alice's long token")
+    assert "alice's" not in scrypt and scrypt != hash_token("alice's long token")  # salted
+    sha = hashlib.sha256(b"bob-token").hexdigest()
+    (tmp_path / "users.toml").write_text(f'alice = "{scrypt}"\nbob = "sha256:{sha}"\n')
+    monkeypatch.setenv("IMP_LAB_USERS", "users.toml")
+    monkeypatch.setenv("IMP_LAB_HOSTED", "1")
+    cfg = load_settings()
+    assert cfg.hosted_problem() is None and sorted(cfg.users) == ["alice", "bob"]
+    assert cfg.authenticate("alice", "alice's long token") == "alice"
+    assert cfg.authenticate("bob", "bob-token") == "bob"
+    assert cfg.authenticate("alice", "bob-token") is None  # a token opens its own account
+    assert cfg.authenticate("mallory", "alice's long token") is None
+    assert cfg.authenticate("alice", "") is None
+    monkeypatch.setenv("IMP_LAB_TOKEN", "shared-secret")
+    assert load_settings().authenticate("anyone at all", "shared-secret") == SHARED
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ('alice = "plaintext-token"', "users.alice"),
+        ('alice = "sha256:abc"', "users.alice"),
+        ('"bad name!" = "sha256:' + "0" * 64 + '"', "users.bad name!"),
+        ("", "users"),
+        ("not toml ===", "users"),
+    ],
+)
+def test_bad_users_file_names_the_entry(tmp_path, monkeypatch, text, field):
+    (tmp_path / "users.toml").write_text(text)
+    monkeypatch.setenv("IMP_LAB_USERS", str(tmp_path / "users.toml"))
+    with pytest.raises(SpecError, match=rf"^{re.escape(field)}:"):
+        load_settings()
+
+
+def test_users_hash_command_prints_a_line_for_the_file(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-token-long-enough\n"))
+    assert users_main(["hash", "carol"]) == 0
+    line = capsys.readouterr().out.strip()
+    name, stored = line.split(" = ")
+    assert name == "carol" and verify("a-token-long-enough", stored.strip('"'))
+    assert not verify("another-token-entirely", stored.strip('"'))
+
+
+# --- where the app listens -------------------------------------------------------------------
+def test_the_app_listens_on_loopback_unless_hosted(monkeypatch, capsys):
+    assert Settings().address == "127.0.0.1"
+    assert Settings(hosted=True, token="t").address == "0.0.0.0"
+    monkeypatch.setenv("IMP_LAB_HOSTED", "1")
+    monkeypatch.setenv("IMP_LAB_TOKEN", "t")
+    assert settings_main(["address"]) == 0
+    assert capsys.readouterr().out.strip() == "0.0.0.0"
+
+
+def test_lab_app_passes_the_safe_address_unless_one_is_given(monkeypatch):
+    lab = importlib.import_module("lab")
+    if not lab.PY.exists():
+        pytest.skip("lab.py's virtual environment is elsewhere")
+    monkeypatch.delenv("STREAMLIT_SERVER_ADDRESS", raising=False)
+    monkeypatch.chdir(lab.ROOT)
+    assert lab.address_flags([]) == ["--server.address=127.0.0.1"]
+    assert lab.address_flags(["--server.address", "0.0.0.0"]) == []
+    assert lab.address_flags(["--server.address=10.0.0.5"]) == []
+    monkeypatch.setenv("IMP_LAB_HOSTED", "1")
+    monkeypatch.setenv("IMP_LAB_TOKEN", "t")
+    assert lab.address_flags([]) == ["--server.address=0.0.0.0"]
+    monkeypatch.setenv("STREAMLIT_SERVER_ADDRESS", "192.168.1.2")
+    assert lab.address_flags([]) == []
+
+
 # --- limits ----------------------------------------------------------------------------------
 def demo(**train):
     spec = preset("demo")
@@ -132,6 +218,19 @@ def test_hessian_limits_on_reproduce_jobs(tmp_path, limits, payload, name):
     at_limit = {k: min(v, getattr(limits, name)) for k, v in payload.items()}
     q.submit("reproduce", {**request, **at_limit})
     assert not (tmp_path / "s" / "runs").exists() or not any((tmp_path / "s" / "runs").iterdir())
+
+
+def test_reproduce_submit_obeys_the_epoch_limit(tmp_path, monkeypatch, capsys):
+    """A LeNet reproduction is 250 epoch x levels; under a limit of 1 nothing is queued."""
+    monkeypatch.setenv("IMP_LAB_MAX_EPOCH_LEVELS", "1")
+    store = tmp_path / "s"
+    argv = ["reproduce", "lenet-mnist5k", "--seeds", "0", "--submit", "--store", str(store)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: max_epoch_levels: ") and "over this server's limit of 1" in err
+    assert JobQueue(store).list() == []
+    monkeypatch.setenv("IMP_LAB_MAX_EPOCH_LEVELS", "100000")
+    assert main(argv) == 0 and [j.kind for j in JobQueue(store).list()] == ["reproduce"]
 
 
 def test_analysis_limits():
