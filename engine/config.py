@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
+
+from engine.steps import Step  # re-exported: specs and their users name it from here
 
 
 class SpecError(ValueError):
@@ -30,42 +31,6 @@ class SpecError(ValueError):
 def opt(default: Any, help: str, choices: tuple[Any, ...] | None = None, **kw: Any) -> Any:
     """A dataclass field with help text and (optionally) its allowed values."""
     return field(default=default, metadata={"help": help, "choices": choices, **kw})
-
-
-_STEP_RE = re.compile(r"^\s*(\d+)\s*(ep|it)\s*$")
-# Far beyond any recipe (the paper's longest is 160 epochs), far below what would overflow or
-# queue a job that never ends: a typo's extra zeros are refused, not trained for a century.
-STEP_MAX = {"ep": 100_000, "it": 100_000_000}
-
-
-@dataclass(frozen=True, order=True)
-class Step:
-    """A point in (or length of) training: ``"160ep"`` epochs or ``"500it"`` iterations.
-
-    One type for lengths, rewind points and cadences, so none of them is ever ambiguous.
-    """
-
-    value: int
-    unit: Literal["ep", "it"]
-
-    @classmethod
-    def parse(cls, text: str | Step) -> Step:
-        if isinstance(text, Step):
-            return text
-        m = _STEP_RE.match(str(text))
-        if not m:
-            sign = "is negative" if str(text).strip().startswith("-") else "is not a training step"
-            raise ValueError(f"{text!r} {sign}; write e.g. '160ep' or '500it'")
-        value, unit = int(m.group(1)), m.group(2)
-        if value > STEP_MAX[unit]:
-            raise ValueError(f"{text!r} is too long; at most {STEP_MAX[unit]}{unit}")
-        return cls(value, unit)  # type: ignore[arg-type]
-
-    def iterations(self, iterations_per_epoch: int) -> int:
-        return self.value * iterations_per_epoch if self.unit == "ep" else self.value
-
-    def __str__(self) -> str:
-        return f"{self.value}{self.unit}"
 
 
 def _check_choice(path: str, value: Any, choices: tuple[Any, ...]) -> None:
