@@ -5,32 +5,16 @@ to artifacts/screenshots/ (look at them when a change touches the layout)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from engine.jobs import JobQueue
 from engine.presets import preset
+from tests.app.browser_console import CHROMIUM, ROOT, chromium, serve, watch
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TRAIN_TIMEOUT_S = 300  # the demo trains in about 30 s on 2 idle cores
 
 pytestmark = [
@@ -38,12 +22,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check, timeout: float, what: str, every: float = 1.0):
@@ -56,50 +34,19 @@ def wait_until(check, timeout: float, what: str, every: float = 1.0):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The app on a free loopback port over an empty store; (url, store root)."""
+    """The app with its embedded worker on a free loopback port over an empty store."""
     store = tmp_path_factory.mktemp("browser-store")
-    port = free_port()
-    env = {**os.environ, "IMP_LAB_STORE": str(store), "IMP_LAB_EMBEDDED_WORKER": "1"}
-    log = (store / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py",
-         "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: healthy(url) or proc.poll() is not None, 90, "the server to start")
-        assert proc.poll() is None, (store / "server.log").read_text()
+    with serve(store, worker=True) as url:
         yield url, store
-    finally:
-        proc.terminate()  # its atexit stops the embedded worker (which also watches us)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+def browser_page(server):
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1400, "height": 1800})
-        yield tab
-        browser.close()
+        yield tab, watch(tab)
 
 
 def settle(tab) -> None:
@@ -136,8 +83,9 @@ def tooltip_on_hover(tab) -> str:
     return ""
 
 
-def test_launch_the_demo_and_see_every_page(server, page):
+def test_launch_the_demo_and_see_every_page(server, browser_page):
     url, store = server
+    page, problems = browser_page
     queue = JobQueue(store)
     visit(page, url, "01-home-empty")
     assert page.get_by_role("button", name="Launch the demo").count() == 1
@@ -189,4 +137,5 @@ def test_launch_the_demo_and_see_every_page(server, page):
             assert "epoch" in tip and "train_loss" in tip, tip
     visit(page, url, "05-home")
     assert "IMP Lab" in page.inner_text("h1")
+    assert not problems, problems.lines()  # a clean console while training and after
     queue.close()
