@@ -71,7 +71,7 @@ def load_cluster_config(store_root: str | Path, **flags: Any) -> ClusterConfig:
 def shared_store_path(text: str | Path) -> Path:
     """The store as an absolute path every node can use; object-store URLs are refused.
 
-    The job queue and the run index are SQLite databases (diskcache) and results are written
+    The job queue and the run index are SQLite databases and results are written
     by atomic rename, which need a POSIX filesystem: a store on ``s3://`` or ``gs://`` would
     need another implementation, not a URL. Mount a shared filesystem at the same path on
     every node instead.

@@ -116,6 +116,12 @@ class Database:
                 self._conn.close()
             self._conn, self._opened = None, None
 
+    def __del__(self) -> None:
+        # A sqlite3 connection sits in a reference cycle (its statement cache), so without
+        # this an unclosed Store or JobQueue would hold its file open until the next GC.
+        with contextlib.suppress(Exception):
+            self.close()
+
     # --- opening ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def _damage_guard(self) -> Iterator[None]:

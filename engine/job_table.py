@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.database import Database, record_ok, scalar
-from engine.job_model import ACTIVE, CLAIMED, Job
+from engine.job_model import ACTIVE, CLAIMED, STATUSES, Job
 from engine.legacy import RETIRED, has_legacy, legacy_jobs, retire
 
 log = logging.getLogger("engine")
@@ -82,7 +82,8 @@ class JobTable:
                 for seq, job in enumerate(jobs):  # legacy_jobs gives them in claim order
                     _write(c, job, seq)
                 c.execute("INSERT INTO meta VALUES ('legacy_imported', ?)", (time.time(),))
-                counts = ", ".join(f"{n} {s}" for s, n in Counter(j.status for j in jobs).items())
+                n = Counter(j.status for j in jobs)
+                counts = ", ".join(f"{n[s]} {s}" for s in STATUSES if n[s])
                 log.warning(
                     f"moved {len(jobs)} job(s) ({counts or 'none'}) from the old diskcache "
                     f"queue in {self.folder} into {self.db.path.name}; the old file is now "

@@ -209,7 +209,7 @@ def _fault(store: Store, run_id: str, seen: str | None, rec: dict[str, Any] | No
         return "no index record"
     if rec is None:
         return "unreadable index record"
-    if not isinstance(rec.get("spec"), dict):
+    if not isinstance(rec.get("spec"), dict) or not rec["spec"]:
         return "index record without its spec"
     if _counted(rec) != progress(store, run_id):
         return "index record behind its folder"

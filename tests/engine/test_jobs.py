@@ -3,12 +3,14 @@ bounded retries and the CLI commands, without worker processes (see test_worker.
 
 import time
 
+import diskcache
 import pytest
 
 from engine.cli import main
 from engine.config import SpecError
 from engine.imp import run_imp
 from engine.jobs import ENV, JobError, JobQueue, JobSettings
+from engine.legacy import RETIRED
 from engine.store import Store
 from engine.worker import run_worker
 from tests.engine.jobkinds import small_spec  # also registers the test_* kinds
@@ -200,3 +202,100 @@ def test_run_job_with_impossible_rewind_fails_and_leaves_the_store_clean(queue):
     assert failed.status == "failed" and "prune.rewind" in failed.error
     assert queue.store.run_ids() == []
     assert queue.store.list_runs() == ([], [])
+
+
+def test_a_retried_job_is_claimed_before_newer_ones(queue):
+    first, second = (queue.submit("test_record", {"n": n}) for n in (1, 2))
+    assert queue.claim("w1").id == first.id
+    queue.fail(first.id, "w1", "RuntimeError: flaky", "Traceback ...")  # 1 of 2 attempts
+    assert queue.queued() == [(first.id, "test_record"), (second.id, "test_record")]
+    assert (queue.claim("w2").id, queue.claim("w3").id) == (first.id, second.id)
+
+
+def test_no_stored_value_grows_and_every_queue_query_uses_an_index(queue):
+    """The cost of a submit or claim cannot depend on the queue's length: no row holds a list
+    of jobs, and no statement scans or sorts the jobs table."""
+    for n in range(1_000):
+        queue.submit("test_record", {"n": n})
+    queue.worker_heartbeat("w1", pid=1)
+    with queue.table.db.read() as c:
+        for table, column in (("jobs", "record"), ("workers", "record"), ("meta", "value")):
+            longest = c.execute(f"SELECT max(length({column})) FROM {table}").fetchone()[0]
+            assert (longest or 0) < 2_000, table
+        statements: list[str] = []
+        c.set_trace_callback(statements.append)
+        job = queue.submit("test_record", {"n": -1})
+        held = queue.claim("w1", kinds=("test_record", "run"))
+        queue.heartbeat(held.id, "w1", {"epoch": 1})
+        queue.finish(held.id, "w1", {})
+        queue.cancel(job.id)
+        queue.live_workers()
+        c.set_trace_callback(None)
+        plans = {
+            s: " | ".join(row[-1] for row in c.execute(f"EXPLAIN QUERY PLAN {s}"))
+            for s in statements
+            if s.split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE") and " jobs " in f"{s} "
+        }
+    assert len(plans) >= 6
+    slow = {s: p for s, p in plans.items() if "SCAN jobs" in p or "TEMP B-TREE" in p}
+    assert slow == {}
+
+
+def test_a_diskcache_queue_from_before_is_imported_once_with_stranded_jobs(tmp_path, caplog):
+    """Old stores kept jobs in a diskcache whose "queued" list could be lost; every job whose
+    own record says queued is queued again, a running one resumes, nothing is imported twice."""
+    scratch = JobQueue(tmp_path / "scratch", JobSettings(heartbeat_timeout=0.3))
+    jobs = [scratch.submit("test_record", {"n": n}) for n in range(4)]
+    scratch.claim("w0")
+    scratch.finish(jobs[0].id, "w0", {"n": 0})
+    scratch.claim("w-dead")  # jobs[1]: held by a worker that is gone
+    records = {j.id: scratch.get(j.id).to_dict() for j in jobs}
+    records[jobs[1].id]["heartbeat"] = time.time() - 60
+    old = diskcache.Cache(str(tmp_path / "store" / "jobs"), eviction_policy="none")
+    for job_id, rec in records.items():
+        old[("job", job_id)] = rec
+    old["queued"] = [[jobs[3].id, "test_record"]]  # jobs[2] fell out of the list: stranded
+    old["claimed"] = [jobs[1].id]
+    old.close()
+
+    queue = JobQueue(tmp_path / "store", JobSettings(heartbeat_timeout=0.3))
+    assert "moved 4 job(s) (2 queued, 1 running, 1 done)" in caplog.text
+    assert queue.queued() == [(jobs[3].id, "test_record"), (jobs[2].id, "test_record")]
+    assert [queue.claim("w1").id for _ in range(3)] == [jobs[1].id, jobs[3].id, jobs[2].id]
+    assert queue.get(jobs[1].id).attempts == 2 and queue.get(jobs[0].id).status == "done"
+    queue.delete(jobs[0].id)
+    queue.close()
+    assert (tmp_path / "store" / "jobs" / RETIRED).is_file()
+    assert not (tmp_path / "store" / "jobs" / "cache.db").exists()
+    caplog.clear()
+    again = JobQueue(tmp_path / "store")
+    assert "moved" not in caplog.text and len(again.list()) == 3  # not imported twice
+
+
+def test_a_damaged_queue_file_is_moved_aside_and_what_is_readable_kept(tmp_path, caplog):
+    queue = JobQueue(tmp_path)
+    submitted = [queue.submit("test_record", {"n": n, "pad": "x" * 200}).id for n in range(300)]
+    path = tmp_path / "jobs" / "queue.sqlite3"
+    with queue.table.db.read() as c:  # a page in the middle of the jobs table
+        sql = "SELECT pageno FROM dbstat WHERE name = 'jobs' AND pagetype = 'leaf' ORDER BY pageno"
+        leaves = [p for (p,) in c.execute(sql)]
+        page_size = c.execute("PRAGMA page_size").fetchone()[0]
+    queue.close()
+    with path.open("r+b") as f:
+        f.seek((leaves[len(leaves) // 2] - 1) * page_size)
+        f.write(b"\xff" * page_size)
+
+    queue = JobQueue(tmp_path)
+    kept = queue.list()
+    assert f"job queue {path} was damaged" in caplog.text
+    assert f"recovered {len(kept)} jobs from it" in caplog.text
+    assert 0 < len(kept) < len(submitted)
+    assert all(queue.submit("test_record", j.payload).id == j.id for j in kept)  # intact
+    assert len(list(path.parent.glob("queue.sqlite3.damaged-*[0-9]"))) == 1
+    caplog.clear()
+    queue.close()
+    path.write_bytes(b"not a database " * 500)  # garbage: nothing to recover
+    queue = JobQueue(tmp_path)
+    assert "was damaged" in caplog.text and "recovered 0 jobs" in caplog.text
+    job = queue.submit("test_record", {"n": 1})
+    assert queue.list() == [job] and queue.claim("w1").id == job.id
