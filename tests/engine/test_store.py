@@ -189,6 +189,7 @@ def test_a_diskcache_index_from_before_is_imported(tmp_path, caplog):
     assert (tmp_path / "index" / RETIRED).is_file()
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: seconds
 def test_the_ls_command_says_on_stderr_what_it_rebuilt(copied):
     store, copied_id, other = copied
     store.close()
