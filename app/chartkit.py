@@ -42,10 +42,19 @@ def run_label(run_id: str) -> str:
 
 
 def with_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """Add the short `run` label the legends and tooltips show."""
-    if "run_id" not in df.columns:
+    """Add the short `run` label the legends and tooltips show (a group has its own)."""
+    if "run_id" not in df.columns or "run" in df.columns:
         return df
     return df.assign(run=df["run_id"].astype(str).map(run_label))
+
+
+EXTRAS = ("run", "n", "sd", "se", "band_low", "band_high")  # a group's columns (app.curves)
+
+
+def columns(df: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
+    """`wanted`, plus a group's or a smoothed curve's columns where the table has them."""
+    raw = [f"{c}_raw" for c in wanted]
+    return df[[c for c in dict.fromkeys([*wanted, *EXTRAS, *raw]) if c in df.columns]]
 
 
 def several_runs(df: pd.DataFrame) -> bool:
@@ -58,8 +67,9 @@ def legend(**kw) -> alt.Legend:
 
 
 def run_dash(df: pd.DataFrame) -> dict:
-    """Runs overlaid in one chart: a dash pattern per run, with a legend of short labels."""
-    if not several_runs(df):
+    """Runs overlaid in one chart: a dash pattern per run, with a legend of short labels;
+    groups always get theirs, which says how many runs each averages."""
+    if not several_runs(df) and "n" not in df.columns:
         return {}
     return {"strokeDash": alt.StrokeDash("run:N", title="run", legend=legend())}
 
@@ -76,10 +86,11 @@ def axis_format(column: str) -> str:
     return "~%" if column in RATES else ".3~g"
 
 
-def y(column: str, log: bool = False, name: str | None = None, **kw) -> alt.Y:
-    """A quantitative y axis; its title never repeats "log" (the scale says so)."""
+def y(column: str, log: bool = False, name: str | None = None, rate: bool = False, **kw) -> alt.Y:
+    """A quantitative y axis; its title never repeats "log" (the scale says so). `rate`
+    shows a column not named as one (`RATES`) as a percentage."""
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    axis = alt.Axis(format=axis_format(column))
+    axis = alt.Axis(format="~%" if rate else axis_format(column))
     return alt.Y(f"{column}:Q", title=name or title(column), scale=scale, axis=axis, **kw)
 
 
@@ -89,9 +100,13 @@ def x_value(column: str, name: str | None = None) -> alt.X:
     return alt.X(f"{column}:Q", title=name or title(column), scale=alt.Scale(zero=False), axis=axis)
 
 
-def epoch_x(column: str = "epoch", name: str = "epoch") -> alt.X:
-    """Whole-number steps (epochs, levels, ranks): no half ticks when the range is short."""
-    return alt.X(f"{column}:Q", title=name, axis=alt.Axis(tickMinStep=1, format="d"))
+def epoch_x(column: str = "epoch", name: str | None = None) -> alt.X:
+    """Whole-number steps (epochs, iterations, levels, ranks): no half ticks when the range
+    is short; wall time in seconds is continuous."""
+    name = name or {"seconds": "wall time (s)"}.get(column, column)
+    if column == "seconds":
+        return alt.X(f"{column}:Q", title=name, axis=alt.Axis(format=".3~g"))
+    return alt.X(f"{column}:Q", title=name, axis=alt.Axis(tickMinStep=1, format="~d"))
 
 
 def level_x() -> alt.X:
@@ -113,8 +128,9 @@ def typed(df: pd.DataFrame, column: str) -> str:
 
 def tips(df: pd.DataFrame, columns: list[str]) -> list[str]:
     """The tooltip: the run's full id (legends show the short label), then `columns`, all
-    with the exact stored values."""
-    return [typed(df, c) for c in ["run_id", *columns] if c in df.columns]
+    with the exact stored values; for a group (`app.curves.grouped`) its n, s.d. and s.e."""
+    wanted = ["run_id", *columns, "n", "sd", "se"]
+    return [typed(df, c) for c in dict.fromkeys(wanted) if c in df.columns]
 
 
 def lines_with_points(
@@ -124,12 +140,26 @@ def lines_with_points(
     tooltip: list[str],
     under: tuple[alt.Chart, ...] = (),
     colour_points: bool = True,
+    zoom: bool = True,
     **encodings,
 ) -> alt.LayerChart:
     """Lines, plus points that carry the tooltip (a line's own tooltip shows one datum only);
     `under` are layers drawn beneath them from the same data. Points coloured by a continuous
-    scale would turn its gradient legend into symbols, so those pass `colour_points=False`."""
+    scale would turn its gradient legend into symbols, so those pass `colour_points=False`.
+
+    A group's band (`band_low`/`band_high` from `app.curves.grouped`) is drawn under its
+    line, and a smoothed value's raw curve (`<y>_raw`, `app.curves.smooth`) faintly behind
+    it. With `zoom` the scales follow the mouse (drag to pan, wheel to zoom, double-click to
+    reset); faceted charts cannot bind scales, so they pass `zoom=False`."""
+    field = str(y_.shorthand).split(":")[0]
+    drawn = [
+        *under,
+        *_band(df, x, y_, encodings),
+        *_raw(df, x, y_, field, encodings),
+    ]
     line = alt.Chart().mark_line(strokeWidth=1.8).encode(x, y_, **encodings)
+    if zoom:
+        line = line.add_params(alt.selection_interval(bind="scales"))
     hover = alt.selection_point(on="pointerover", nearest=True, empty=False, clear="pointerout")
     points = (
         alt.Chart()
@@ -142,7 +172,23 @@ def lines_with_points(
             **({"color": encodings["color"]} if colour_points and "color" in encodings else {}),
         )
     )
-    return alt.layer(*under, line, points.add_params(hover), data=df)
+    return alt.layer(*drawn, line, points.add_params(hover), data=df)
+
+
+def _band(df: pd.DataFrame, x: alt.X, y_: alt.Y, encodings: dict) -> list[alt.Chart]:
+    if "band_low" not in df.columns:
+        return []
+    keep = {k: v for k, v in encodings.items() if k in ("color", "detail")}
+    low = alt.Y("band_low:Q", title=y_["title"], scale=y_["scale"])
+    return [alt.Chart().mark_area(opacity=0.18).encode(x, low, alt.Y2("band_high:Q"), **keep)]
+
+
+def _raw(df: pd.DataFrame, x: alt.X, y_: alt.Y, field: str, encodings: dict) -> list[alt.Chart]:
+    raw = f"{field}_raw"
+    if raw not in df.columns:
+        return []
+    y_raw = alt.Y(f"{raw}:Q", title=y_["title"], scale=y_["scale"], axis=y_["axis"])
+    return [alt.Chart().mark_line(strokeWidth=1, opacity=0.25).encode(x, y_raw, **encodings)]
 
 
 def facet_levels(chart: alt.LayerChart, df: pd.DataFrame, title_: str) -> alt.FacetChart:

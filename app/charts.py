@@ -16,6 +16,7 @@ import pandas as pd
 from app import palette
 from app.chartkit import (
     axis_format,
+    columns,
     epoch_x,
     legend,
     level_title,
@@ -35,10 +36,13 @@ from app.chartkit import (
 
 
 # --- Fig. 1: curves per level -------------------------------------------------------------
-def level_curves(metrics: pd.DataFrame, y_: str = "train_loss", log: bool = False) -> alt.Chart:
-    """One line per IMP level against epoch, coloured by sparsity (Fig. 1)."""
+def level_curves(
+    metrics: pd.DataFrame, y_: str = "train_loss", log: bool = False, x: str = "epoch"
+) -> alt.Chart:
+    """One line per IMP level against epoch (or iteration, wall time), coloured by sparsity
+    (Fig. 1). Runs or groups (`app.curves.grouped`) are told apart by dash."""
     df = positive(metrics[metrics["branch"] == "imp"], y_, log)
-    df = with_runs(df[["run_id", "level", "sparsity", "epoch", y_]])
+    df = with_runs(columns(df, ["run_id", "level", "sparsity", x, y_]))
     colour = alt.Color(
         "sparsity:Q",
         title="sparsity",
@@ -47,9 +51,9 @@ def level_curves(metrics: pd.DataFrame, y_: str = "train_loss", log: bool = Fals
     )
     return lines_with_points(
         df,
-        epoch_x(),
+        epoch_x(x),
         y(y_, log),
-        tips(df, ["level", "sparsity", "epoch", y_]),
+        tips(df, ["level", "sparsity", x, y_]),
         colour_points=False,
         color=colour,
         detail=alt.Detail(["run_id:N", "level:O"]),
@@ -57,10 +61,29 @@ def level_curves(metrics: pd.DataFrame, y_: str = "train_loss", log: bool = Fals
     ).properties(title=f"{title(y_)} per level")
 
 
-def final_vs_sparsity(summary: pd.DataFrame, y_: str = "test_acc") -> alt.Chart:
-    """Final accuracy of every level against its sparsity; baselines as their own markers."""
-    df = with_runs(with_method(summary)[["run_id", "branch", "method", "level", "sparsity", y_]])
-    x = alt.X("sparsity:Q", title="sparsity (weights pruned)", axis=alt.Axis(format="~%"))
+def sparsity_x(remaining: bool = False) -> alt.X:
+    """Sparsity, or the fraction of weights remaining on a log axis (as lottery-ticket papers
+    draw it: each IMP level is then one step to the left)."""
+    if remaining:
+        axis = alt.Axis(format="~%", values=[1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001])
+        scale = alt.Scale(type="log", reverse=True, nice=False)
+        return alt.X("remaining:Q", title="weights remaining", axis=axis, scale=scale)
+    return alt.X("sparsity:Q", title="sparsity (weights pruned)", axis=alt.Axis(format="~%"))
+
+
+def with_remaining(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(remaining=1 - df["sparsity"])
+
+
+def final_vs_sparsity(
+    summary: pd.DataFrame, y_: str = "test_acc", remaining: bool = False
+) -> alt.Chart:
+    """Final accuracy of every level against its sparsity (or the weights remaining, log);
+    baselines as their own markers; a group's band as error bars."""
+    cols = ["run_id", "branch", "method", "level", "sparsity", y_]
+    df = with_remaining(with_runs(columns(with_method(summary), cols)))
+    x = sparsity_x(remaining)
+    order = [m for m in palette.METHODS if m in set(df["method"])]
     imp = df[df["branch"] == "imp"]
     line = (
         alt.Chart(imp)
@@ -74,28 +97,34 @@ def final_vs_sparsity(summary: pd.DataFrame, y_: str = "test_acc") -> alt.Chart:
             x,
             y(y_),
             color=method_color(df),
-            shape=alt.Shape("method:N", legend=None),
+            shape=alt.Shape("method:N", legend=None, sort=order, scale=alt.Scale(domain=order)),
             tooltip=tips(df, ["method", "level", "sparsity", y_]),
         )
     )
-    return (line + points).properties(title=f"final {title(y_)} against sparsity")
+    layers = [line, points]
+    if "band_low" in df.columns:
+        bars = alt.Chart(df).mark_errorbar(ticks=True)
+        bars = bars.encode(x, alt.Y("band_low:Q", title=title(y_)), alt.Y2("band_high:Q"))
+        layers.insert(0, bars.encode(color=method_color(df)))
+    against = "weights remaining" if remaining else "sparsity"
+    return alt.layer(*layers).properties(title=f"final {title(y_)} against {against}")
 
 
 # --- Fig. 2: baselines --------------------------------------------------------------------
 def baseline_curves(
-    metrics: pd.DataFrame, level: int, y_: str = "test_acc", log: bool = False
+    metrics: pd.DataFrame, level: int, y_: str = "test_acc", log: bool = False, x: str = "epoch"
 ) -> alt.Chart:
     """IMP-WR at `level` against the baselines trained to the same sparsity (Fig. 2)."""
     df = positive(with_method(metrics[metrics["level"] == level]), y_, log)
-    df = with_runs(df[["run_id", "method", "level", "sparsity", "epoch", y_]])
+    df = with_runs(columns(df, ["run_id", "method", "level", "sparsity", x, y_]))
     imp_sparsity = df[df["method"] == "IMP-WR"]
     return lines_with_points(
         df,
-        epoch_x(),
+        epoch_x(x),
         y(y_, log),
-        tips(df, ["method", "level", "sparsity", "epoch", y_]),
+        tips(df, ["method", "level", "sparsity", x, y_]),
         color=method_color(df),
-        detail="run_id:N",
+        detail=alt.Detail(["run_id:N", "method:N"]),
         **run_dash(df),
     ).properties(title=level_title(title(y_), imp_sparsity, level))
 
@@ -103,7 +132,7 @@ def baseline_curves(
 def baseline_final(summary: pd.DataFrame, level: int, y_: str = "test_acc") -> alt.Chart:
     """Final value of each method at `level`: a dot per method (and run) on a shared axis."""
     df = with_method(summary[summary["level"] == level])
-    df = with_runs(df[["run_id", "branch", "method", "level", "sparsity", y_]])
+    df = with_runs(columns(df, ["run_id", "branch", "method", "level", "sparsity", y_]))
     order = [m for m in palette.METHODS if m in set(df["method"])]
     return (
         alt.Chart(df)

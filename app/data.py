@@ -23,13 +23,21 @@ from engine.analysis import tables as analysis_tables
 from engine.config import RunSpec
 from engine.jobs import ACTIVE, Job, JobQueue
 from engine.presets import PRESETS
-from engine.results import METRIC_COLUMNS, SUMMARY_COLUMNS, metrics_table, summary_table
+from engine.results import (
+    LAYER_COLUMNS,
+    METRIC_COLUMNS,
+    SUMMARY_COLUMNS,
+    layers_table,
+    metrics_table,
+    summary_table,
+)
 from engine.settings import data_root, store_root
 from engine.store import Store
 
 TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
     "metrics": metrics_table,
     "summary": summary_table,
+    "layers": layers_table,
     "distances": analysis_tables.distances_table,
     "trajectory": analysis_tables.trajectory_table,
     "pruned_start": analysis_tables.pruned_start_table,
@@ -41,7 +49,12 @@ TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
     "barrier": analysis_tables.barrier_table,
     "landscape": analysis_tables.landscape_table,
 }
-COLUMNS = {"metrics": METRIC_COLUMNS, "summary": SUMMARY_COLUMNS, **analysis_tables.COLUMNS}
+COLUMNS = {
+    "metrics": METRIC_COLUMNS,
+    "summary": SUMMARY_COLUMNS,
+    "layers": LAYER_COLUMNS,
+    **analysis_tables.COLUMNS,
+}
 
 
 def producer(name: str) -> str:

@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 import streamlit as st  # noqa: E402
 
 from app import auth, data, selection, ui  # noqa: E402
+from app.chartkit import run_label  # noqa: E402
 from engine.worker import ensure_embedded_worker  # noqa: E402
 
 WORKER_ENV = "IMP_LAB_EMBEDDED_WORKER"  # "0": never start a worker (tests, clusters)
@@ -32,6 +33,7 @@ LIVE = (
     "geometry",
     "spectra",
     "landscape",
+    "sparsity",
 )  # redrawn as results land
 
 
@@ -56,6 +58,7 @@ NAVIGATION = {  # section -> (page, title, icon); the first page is Home, at "/"
     "Experiments": [
         ("launch", "Launch", ":material/rocket_launch:"),
         ("runs", "Runs", ":material/list:"),
+        ("compare", "Compare", ":material/table_chart:"),
         ("sweep", "Sweep", ":material/grid_view:"),
     ],
     "Results": [
@@ -64,6 +67,7 @@ NAVIGATION = {  # section -> (page, title, icon); the first page is Home, at "/"
         ("geometry", "Geometry", ":material/straighten:"),
         ("spectra", "Spectra", ":material/equalizer:"),
         ("landscape", "Landscape", ":material/landscape:"),
+        ("sparsity", "Sparsity", ":material/filter_alt:"),
         ("report", "Report", ":material/summarize:"),
     ],
 }
@@ -74,13 +78,6 @@ def page(name: str, title: str, icon: str) -> st.Page:
     return st.Page(
         str(PAGES / f"{name}.py"), title=title, icon=icon, url_path=name, default=name == HOME
     )
-
-
-def run_label(runs, run_id: str) -> str:
-    """`s0 #37baf3 · lenet_300_100 · mnist5k`: what tells runs apart comes first, because
-    the picker's chips are narrow."""
-    row = runs.set_index("run_id").loc[run_id]
-    return f"s{row['seed']} #{run_id.rsplit('-', 1)[-1][:6]} · {row['model']} · {row['data']}"
 
 
 def unknown_runs(named: list[str], launched: list[str]) -> str | None:
@@ -119,7 +116,7 @@ def run_picker(runs) -> list[str]:
             "Runs",
             run_ids,
             **picker,
-            format_func=lambda r: run_label(runs, r),
+            format_func=run_label,  # as every chart's legend names runs
             help="Every chart overlays the runs chosen here (told apart by line dash).",
             placeholder="choose runs to show",
         )

@@ -23,6 +23,7 @@ METRIC_COLUMNS = [
     "test_acc",
     "seconds",
 ]
+LAYER_COLUMNS = ["run_id", "branch", "level", "layer", "kept", "total", "sparsity"]
 SUMMARY_COLUMNS = [
     "run_id",
     "branch",
@@ -54,6 +55,16 @@ def level_summaries(store: Store, run_id: str) -> list[dict[str, Any]]:
 def summary_table(store: Store, run_id: str) -> pd.DataFrame:
     rows = [{"run_id": run_id, **s} for s in level_summaries(store, run_id)]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def layers_table(store: Store, run_id: str) -> pd.DataFrame:
+    """Per-layer counts of every finished level (its done.json's `layers`): where IMP prunes."""
+    rows = [
+        {"run_id": run_id, "branch": s["branch"], "level": s["level"], **layer}
+        for s in level_summaries(store, run_id)
+        for layer in s.get("layers", [])
+    ]
+    return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 
 
 def metrics_table(store: Store, run_id: str) -> pd.DataFrame:

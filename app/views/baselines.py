@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, downloads, ui
+from app import charts, controls, data, downloads, ui
 
 st.title("Baselines")
 st.caption(
@@ -26,17 +26,23 @@ with cols[0]:
     level = ui.choose("Level", "level", levels, baseline_levels[-1], cast=int)
 with cols[1]:
     log = ui.toggle("Log scale for the loss", "log", True)
+with cols[2]:
+    log_acc = ui.toggle("Log scale for the accuracy", "log_acc", False)
+view = controls.curve_view(runs)
 
 at = metrics[metrics["level"] == level]
+keys = ["branch", "level", "sparsity", view.x]
 left, right = st.columns(2)
-with left:
-    downloads.show(
-        charts.baseline_curves(at, level, "train_loss", log), at, f"baselines-L{level}-loss"
-    )
-with right:
-    downloads.show(charts.baseline_curves(at, level, "test_acc"), at, f"baselines-L{level}-acc")
+for col, value, logged, name in (
+    (left, "train_loss", log, "loss"),
+    (right, "test_acc", log_acc, "acc"),
+):
+    with col:
+        shown = controls.apply(at, view, runs, keys, value)
+        chart = charts.baseline_curves(shown, level, value, logged, view.x)
+        downloads.show(chart, shown, f"baselines-L{level}-{name}")
 
 summary = data.table("summary", runs)
-final = summary[summary["level"] == level]
+final = controls.apply(summary[summary["level"] == level], view, runs, keys[:3], "test_acc")
 if not final.empty:
     downloads.show(charts.baseline_final(final, level), final, f"baselines-L{level}-final")

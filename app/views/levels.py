@@ -3,7 +3,7 @@ final accuracy of every level against its sparsity."""
 
 import streamlit as st
 
-from app import chartkit, charts, data, downloads, ui
+from app import chartkit, charts, controls, data, downloads, ui
 
 st.title("Levels")
 st.caption(
@@ -16,7 +16,7 @@ if metrics.empty:
     st.info("No epoch has finished yet for the chosen runs; this page fills in as they train.")
     st.stop()
 
-cols = st.columns(3)
+cols = st.columns(4)
 with cols[0]:
     loss = ui.choose(
         "Loss", "loss", ["train_loss", "test_loss"], "train_loss", format_func=chartkit.title
@@ -27,15 +27,23 @@ with cols[1]:
     )
 with cols[2]:
     log = ui.toggle("Log scale for the loss", "log", True)
+with cols[3]:
+    log_acc = ui.toggle("Log scale for the accuracy", "log_acc", False)
+view = controls.curve_view(runs)
 
 imp = metrics[metrics["branch"] == "imp"]
+keys = ["branch", "level", "sparsity", view.x]
 left, right = st.columns(2)
-with left:
-    downloads.show(charts.level_curves(imp, loss, log), imp, f"levels-{loss}")
-with right:
-    downloads.show(charts.level_curves(imp, acc), imp, f"levels-{acc}")
+for col, value, logged in ((left, loss, log), (right, acc, log_acc)):
+    with col:
+        shown = controls.apply(imp, view, runs, keys, value)
+        chart = charts.level_curves(shown, value, logged, view.x)
+        downloads.show(chart, shown, f"levels-{value}")
 
 summary = data.table("summary", runs)
 if not summary.empty:
     st.subheader("Final accuracy against sparsity")
-    downloads.show(charts.final_vs_sparsity(summary, acc), summary, f"final-{acc}-vs-sparsity")
+    remaining = ui.toggle("Weights remaining on a log axis", "remaining", False)
+    shown = controls.apply(summary, view, runs, ["branch", "level", "sparsity"], acc)
+    chart = charts.final_vs_sparsity(shown, acc, remaining)
+    downloads.show(chart, shown, f"final-{acc}-vs-sparsity")

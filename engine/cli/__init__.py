@@ -5,13 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import analyze, fsck, inspect, jobs, report, reproduce, run, sweep, worker
+from engine.cli import (
+    analyze,
+    annotate,
+    fsck,
+    inspect,
+    jobs,
+    report,
+    reproduce,
+    run,
+    sweep,
+    worker,
+)
 from engine.cli.specargs import check_device, join_dash_values
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.store import StoreError
 
-COMMANDS = (run, inspect, worker, jobs, analyze, sweep, reproduce, report, fsck)
+COMMANDS = (run, inspect, worker, jobs, analyze, sweep, reproduce, report, fsck, annotate)
 
 # Errors a user can fix from the message alone: printed as one line, no traceback.
 USER_ERRORS = (SpecError, StoreError, DataNotFoundError)

@@ -21,16 +21,25 @@ PAGES = [
     "home",
     "launch",
     "runs",
+    "compare",
     "sweep",
     "levels",
     "baselines",
     "geometry",
     "spectra",
     "landscape",
+    "sparsity",
     "report",
 ]
 # Charts each results page draws for the demo run with every analysis stored.
-CHARTS = {"levels": 3, "baselines": 3, "geometry": 5, "spectra": 4, "landscape": 1}
+CHARTS = {
+    "levels": 3,
+    "baselines": 3,
+    "geometry": 5,
+    "spectra": 4,
+    "landscape": 1,
+    "sparsity": 2,
+}
 
 
 def open_app(store: Path, monkeypatch, page: str = "home", **query) -> AppTest:
