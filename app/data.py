@@ -32,7 +32,7 @@ from engine.results import (
     summary_table,
 )
 from engine.settings import data_root, store_root
-from engine.store import Store
+from engine.store import Store, StoreError
 
 TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
     "metrics": metrics_table,
@@ -166,11 +166,37 @@ def table(name: str, run_ids: list[str], live: dict[str, Job] | None = None) -> 
     `live` (run id -> its training job) makes runs that are training re-read each epoch.
     """
     v, live = version(), live or {}
-    frames = [_table(root(), _token(r, v, live), name, r) for r in run_ids]
+    frames = []
+    for r in run_ids:
+        try:
+            frames.append(_table(root(), _token(r, v, live), name, r))
+        except StoreError as e:  # a damaged file: say which, show the other runs
+            damaged(r, e)
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS[name])
     return pd.concat(frames, ignore_index=True)
+
+
+DAMAGED = "_damaged"  # (run, message) already warned about in this script run
+
+
+def begin() -> None:
+    """Start a script run: damaged files are warned about again, once."""
+    st.session_state[DAMAGED] = set()
+
+
+def damaged(run_id: str, error: StoreError) -> None:
+    """One warning per damaged run and script run, with the command that repairs it."""
+    seen = st.session_state.setdefault(DAMAGED, set())
+    if (run_id, str(error)) in seen:
+        return
+    seen.add((run_id, str(error)))
+    st.warning(
+        f"{error}. Its results are left out; `python -m engine fsck {run_id}` lists the "
+        f"damage and `python -m engine run` on its spec recomputes exactly what is damaged.",
+        icon=":material/broken_image:",
+    )
 
 
 def analysis_jobs(all_jobs: list[Job], what: str) -> dict[str, Job]:

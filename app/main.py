@@ -127,6 +127,7 @@ def main() -> None:
     st.set_page_config(page_title="IMP Lab", page_icon="🎟️", layout="wide")
     auth.gate()  # hosted without a credential: an error and nothing else
     selection.begin(st.container())  # above the page: what a link named that cannot be shown
+    data.begin()
     start_worker()
     runs = data.runs()
     nav = st.navigation(

@@ -268,3 +268,13 @@ def test_sweep_page_previews_validates_and_queues(empty_store, monkeypatch):
     jobs = JobQueue(store).list()
     assert len(jobs) == 2 and {j.payload["seed"] for j in jobs} == {0, 1}
     assert "No sweep stored yet." not in texts(at)
+
+
+def test_a_damaged_file_is_named_on_the_page_not_raised(demo_store, tmp_path, monkeypatch):
+    root = tmp_path / "store"
+    shutil.copytree(demo_store, root)
+    metrics = Store(root).run_path(short_demo().run_id) / "imp" / "level_01" / "metrics.csv"
+    metrics.write_bytes(metrics.read_bytes()[:20])  # a killed copy, say
+    at = open_app(root, monkeypatch, "levels")
+    [warning] = [w.value for w in at.warning if "metrics.csv" in w.value]
+    assert "level_01" in warning and "fsck" in warning
