@@ -1,7 +1,7 @@
 """The reproduction report: every figure family of the paper from stored results, and each of
-its claims (`engine.claims`) with the measured numbers, the criterion and a verdict, written as
-PNG, SVG, CSV and `report.md` (no Streamlit here, so the engine's `report` command and the
-app's Report page write the same files).
+its claims (`engine.claims`) stated per level with a figure of its effect, the overall test and
+a verdict, written as PNG, SVG, CSV and `report.md` (no Streamlit here, so the engine's
+`report` command and the app's Report page write the same files).
 
 Runs whose specs differ only in the seed are replicates of one experiment (a *group*): figures
 show the mean over seeds as a line and the min–max over seeds as a band.
@@ -28,19 +28,12 @@ from app.chartkit import (
     with_method,
 )
 from app.chartkit import title as chart_title
+from app.claim_charts import claim_figures, figure_name
 from app.export import to_csv, to_png, to_svg
 from engine import atomic
 from engine.analysis import tables
-from engine.claims import (
-    ALPHA,
-    Claim,
-    aggregate,
-    baseline_levels,
-    claims_frame,
-    evaluate_claims,
-    gather,
-    replicate_groups,
-)
+from engine.claims import RULES, Claim, claims_frame, evaluate_claims
+from engine.replicates import aggregate, baseline_levels, gather, group_specs, replicate_groups
 from engine.results import metrics_table, summary_table
 from engine.store import Store
 
@@ -223,17 +216,19 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
     groups = replicate_groups(store, list(dict.fromkeys(run_ids)))
     data = {name: gather(store, groups, read) for name, read in READERS.items()}
     at = baseline_levels(store, groups)
+    claims = evaluate_claims(data, group_specs(store, groups))
     figures = []
-    for name, (title, table, chart) in _figures(data, at).items():
+    drawn = {**_figures(data, at), **claim_figures(claims, list(groups))}
+    for name, (title, table, chart) in drawn.items():
         files = {"csv": out / f"{name}.csv", "png": out / f"{name}.png", "svg": out / f"{name}.svg"}
         atomic.write_text(files["csv"], to_csv(table))
         atomic.write_bytes(files["png"], to_png(chart))
         atomic.write_text(files["svg"], to_svg(chart))
         figures.append(Figure(name, title, files))
-    claims = evaluate_claims(data, at)
     for i, c in enumerate(claims):
         if len(c.table):
             atomic.write_text(out / "claims" / f"{c.id}-{i}.csv", to_csv(c.table))
+            atomic.write_text(out / "claims" / f"{c.id}-{i}-levels.csv", to_csv(c.levels))
     report = Report(out, groups, figures, claims, out / "report.md")
     atomic.write_text(report.markdown, markdown(store, report))
     return report
@@ -241,6 +236,43 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _g(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{x:.3g}"
+
+
+def _level_table(levels: pd.DataFrame) -> list[str]:
+    """A claim's per-level effects as a Markdown table."""
+    lines = [
+        "| level | sparsity | seeds | mean | 95% t interval | sign interval (coverage) | reading |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in levels.itertuples():
+        sp = "n/a" if pd.isna(r.sparsity) else f"{r.sparsity:.1%}"
+        cover = "n/a" if pd.isna(r.sign_confidence) else f"{r.sign_confidence:.0%}"
+        lines.append(
+            f"| {r.level} | {sp} | {r.n} | {_g(r.mean)} | [{_g(r.t_low)}, {_g(r.t_high)}] | "
+            f"[{_g(r.sign_low)}, {_g(r.sign_high)}] ({cover}) | {r.mark} |"
+        )
+    return lines
+
+
+def _claim_section(c: Claim, figure: Figure | None, first: bool, out_dir: Path) -> list[str]:
+    """One claim: its statement, effect, per-level table, overall test, note and verdict,
+    with its figure (drawn under the first claim that shares it, linked from the others)."""
+    lines = [f"### {c.id} ({c.group})", "", c.statement + ".", "", f"- Effect: {c.effect}"]
+    lines += [f"- Per level: {c.where}", ""]
+    lines += [*_level_table(c.levels), ""] if len(c.levels) else []
+    lines += [f"- Overall: {c.overall}"]
+    lines += [f"- {c.note}"] if c.note else []
+    lines += [f"- Verdict: **{c.verdict}**", ""]
+    if figure is not None:
+        png = figure.files["png"].relative_to(out_dir)
+        csv = figure.files["csv"].relative_to(out_dir)
+        lines += [f"![{figure.name}]({png})", ""] if first else []
+        lines += [f"Figure: [{figure.name}]({png}) · [CSV]({csv})", ""]
+    return lines
 
 
 def markdown(store: Store, report: Report) -> str:
@@ -251,26 +283,22 @@ def markdown(store: Store, report: Report) -> str:
             f"- **{label}**: {len(ids)} run(s), seeds {', '.join(map(str, seeds))}: "
             + ", ".join(f"`{r}`" for r in ids)
         )
-    lines += ["", f"Figures: {BAND}. Tests at α = {ALPHA} (scipy.stats).", "", "## Claims", ""]
-    lines += ["| claim | group | verdict | numbers |", "|---|---|---|---|"]
+    lines += ["", f"Figures: {BAND}.", "", "## Claims", "", f"How claims are judged: {RULES}", ""]
+    lines += ["| claim | group | verdict | per level | overall |", "|---|---|---|---|---|"]
     lines += [
-        f"| {c.id} | {_cell(c.group)} | **{c.verdict}** | {_cell(c.numbers)} |"
+        f"| {c.id} | {_cell(c.group)} | **{c.verdict}** | {_cell(c.where)} | {_cell(c.overall)} |"
         for c in report.claims
     ]
     lines.append("")
+    by_name = {f.name: f for f in report.figures}
+    index = {g: i for i, g in enumerate(report.groups)}
+    drawn: set[str] = set()
     for c in report.claims:
-        lines += [
-            f"### {c.id} ({c.group})",
-            "",
-            c.statement + ".",
-            "",
-            f"- Measured: {c.numbers}",
-            f"- Criterion: {c.criterion}",
-            f"- Verdict: **{c.verdict}**",
-            "",
-        ]
+        name = figure_name(c.figure, index[c.group])
+        lines += _claim_section(c, by_name.get(name), name not in drawn, report.out_dir)
+        drawn.add(name)
     lines += ["## Figures", ""]
-    for f in report.figures:
+    for f in [f for f in report.figures if f.name not in drawn]:
         rel = {k: p.relative_to(report.out_dir) for k, p in f.files.items()}
         lines += [
             f"### {f.title}",

@@ -1,5 +1,6 @@
 """The reproduction report: files for every figure family and every claim from three
-replicated tiny runs, the seed aggregation in a figure's CSV, and the Report page."""
+replicated tiny runs, the seed aggregation in a figure's CSV, each claim stated per level with
+its figure, and the Report page."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import pandas as pd
 import pytest
 
 from app import report as RP
+from app.claim_charts import effect_chart
+from app.export import spec_dict
 from engine import claims as C
 from engine import reproduce as R
+from engine.config import BASELINES
 from engine.jobs import JobQueue
 from engine.presets import REPRODUCE
 from engine.results import metrics_table
@@ -29,7 +33,18 @@ FIGURES = (
     "fig5-spectra",
     "fig5-volume",
 )
-VERDICTS = {C.HOLDS, C.FAILS, C.UNSURE, C.NO_DATA}
+CLAIM_FIGURES = tuple(
+    f"claim-{f}-0"
+    for f in (
+        "C1-test_acc",
+        "C1-train_loss",
+        "C2",
+        "C3-log_volume",
+        "C3-lambda_max",
+        "C3-mean_top_k",
+    )
+)
+VERDICTS = {C.HOLDS, C.FAILS, C.UNSURE, C.NO_DATA, C.MIXED, C.SUPPORTING}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +68,7 @@ def built(tmp_path_factory):
 def test_report_writes_every_figure_and_claim(built):
     _, ids, rep = built
     assert list(rep.groups.values()) == [ids]  # replicates: specs differ only in seed
-    assert {f.name for f in rep.figures} == set(FIGURES)
+    assert {f.name for f in rep.figures} == set(FIGURES + CLAIM_FIGURES)
     for f in rep.figures:
         assert set(f.files) == {"png", "svg", "csv"}
         assert f.files["png"].read_bytes()[:4] == b"\x89PNG"
@@ -61,20 +76,40 @@ def test_report_writes_every_figure_and_claim(built):
         assert len(pd.read_csv(f.files["csv"])) > 0
     text = rep.markdown.read_text()
     claims = rep.claims_frame()
-    assert set(claims["id"]) == {
-        "C1-test_acc",
-        "C1-train_loss",
-        "C2",
-        "C3-lambda_max",
-        "C3-mean_top_k",
-        "C3-log_volume",
-    }
+    c1 = {f"C1-{m}-{b}" for m in ("test_acc", "train_loss") for b in BASELINES}
+    assert set(claims["id"]) == c1 | {"C2", "C3-log_volume", "C3-lambda_max", "C3-mean_top_k"}
     assert set(claims["verdict"]) <= VERDICTS and C.NO_DATA not in set(claims["verdict"])
-    for c in rep.claims:
-        assert f"| {c.id} |" in text and c.criterion in text
+    assert text.count(C.RULES) == 1
+    for i, c in enumerate(rep.claims):
+        assert f"| {c.id} |" in text and c.effect in text and f"- Per level: {c.where}" in text
         assert len(c.table) > 0
+        levels = pd.read_csv(rep.out_dir / "claims" / f"{c.id}-{i}-levels.csv")
+        assert list(levels["level"]) == sorted(c.table["level"].unique())
     c2 = next(c for c in rep.claims if c.id == "C2")
     assert sorted(c2.table["seed"].unique()) == [0, 1, 2] and len(c2.table) == 6  # 3 seeds x 2
+    ft = next(c for c in rep.claims if c.id == "C1-test_acc-ft")
+    one_shot = next(c for c in rep.claims if c.id == "C1-test_acc-one_shot")
+    assert list(ft.levels["level"]) == [1, 2] and list(one_shot.levels["level"]) == [2]
+    assert "Training budget: FT's level-L weights continue a chain" in text
+    tested = [c for c in rep.claims if c.tested]
+    assert {c.family for c in tested} == {2 * len(tested)}  # one Holm family per report
+
+
+@pytest.mark.slow
+def test_claim_figure_csv_is_each_levels_mean_and_t_interval(built):
+    """The C2 figure's rows, recomputed by hand from the seeds' distances."""
+    _, _, rep = built
+    c2 = next(c for c in rep.claims if c.id == "C2")
+    csv = pd.read_csv(rep.out_dir / "claim-C2-0.csv")
+    for level, g in c2.table.groupby("level"):
+        d = (g["to_projected_prev"] - g["to_min_L"]).to_numpy()
+        mean = sum(d) / 3
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
+        row = csv[csv["level"] == level].iloc[0]
+        assert row["n"] == 3 and row["mean"] == pytest.approx(mean)
+        half = 4.302652729911275 * sd / math.sqrt(3)  # Student t 0.975, 2 df
+        assert (row["t_low"], row["t_high"]) == pytest.approx((mean - half, mean + half))
+        assert (row["sign_low"], row["sign_high"]) == pytest.approx((min(d), max(d)))
 
 
 def test_figure_csv_is_the_mean_and_range_over_seeds(built):
@@ -109,7 +144,7 @@ def test_report_page_builds_the_report_of_the_chosen_runs(built, monkeypatch):
     assert not at.exception, [e.message for e in at.exception]
     claims = at.dataframe[0].value
     assert set(claims["verdict"]) <= VERDICTS and "C2" in set(claims["id"])
-    assert len(at.get("image")) == len(FIGURES)
+    assert len(at.get("image")) == len(FIGURES) + len(CLAIM_FIGURES)
 
 
 def test_reproduce_button_queues_one_job_per_seed(tmp_path, monkeypatch):
@@ -123,3 +158,42 @@ def test_reproduce_button_queues_one_job_per_seed(tmp_path, monkeypatch):
     name = jobs[0].payload["experiment"]
     assert {j.kind for j in jobs} == {"reproduce"} and name in REPRODUCE
     assert {j.run_id for j in jobs} == set(R.run_ids(name, (3, 4)))
+
+
+def test_effect_chart_orders_levels_and_carries_its_rows():
+    """Levels sorted as numbers (10 after 2), labelled with sparsity; each series dodged; the
+    exported spec holds the means, intervals and seeds' dots it draws."""
+    levels = pd.DataFrame(
+        {
+            "series": ["FT", "FT", "RIPN"],
+            "level": [2, 10, 10],
+            "at": ["2 · 36%", "10 · 89%", "10 · 89%"],
+            "sparsity": [0.36, 0.89, 0.89],
+            "n": [3, 3, 3],
+            "mean": [0.1, -0.2, 0.3],
+            "t_low": [0.0, -0.3, 0.1],
+            "t_high": [0.2, -0.1, 0.5],
+            "mark": ["unclear", "reverses", "holds"],
+            "sign_low": [0.0, -0.3, 0.1],
+            "sign_high": [0.2, -0.1, 0.5],
+            "sign_confidence": [0.75] * 3,
+        }
+    )
+    seeds = pd.DataFrame(
+        {"series": ["FT"] * 3, "seed": [0, 1, 2], "level": [2] * 3, "at": ["2 · 36%"] * 3}
+    ).assign(effect=[0.05, 0.1, 0.15])
+    spec = spec_dict(effect_chart(levels, seeds, "t", "test accuracy, IMP-WR − baseline"))
+    zero, bars, dots, means = spec["layer"]
+
+    def rows(layer: dict) -> list[dict]:  # Altair gathers inline data into named datasets
+        return spec["datasets"][layer["data"]["name"]]
+
+    assert means["encoding"]["x"]["sort"] == ["2 · 36%", "10 · 89%"]
+    assert means["encoding"]["xOffset"]["field"] == "series"
+    assert [r["mean"] for r in rows(means)] == [0.1, -0.2, 0.3]
+    assert bars["encoding"]["y"]["field"] == "t_low" and bars["encoding"]["y2"]["field"] == "t_high"
+    assert [r["effect"] for r in rows(dots)] == [0.05, 0.1, 0.15]
+    assert rows(zero) == [{"zero": 0.0}]
+    # one series: nothing to dodge
+    one = spec_dict(effect_chart(levels[levels["series"] == "FT"], seeds, "t", "e"))
+    assert "xOffset" not in one["layer"][3]["encoding"]
