@@ -8,6 +8,7 @@ import pandas as pd
 
 from app import palette
 from app.chartkit import (
+    columns,
     epoch_x,
     facet_levels,
     level_x,
@@ -30,7 +31,8 @@ def distances_chart(distances: pd.DataFrame) -> alt.Chart:
     """Distance from each level's start to the projected previous solution and to its own."""
     names = palette.DISTANCE_NAMES
     df = distances.assign(target=distances["to"].map(lambda t: names.get(t, t)))
-    df = with_runs(df[["run_id", "branch", "level", "norm", "normalised", "target", "distance"]])
+    cols = ["run_id", "branch", "level", "norm", "normalised", "target", "distance"]
+    df = with_runs(columns(df, cols))
     return lines_with_points(
         df,
         level_x(),
@@ -48,7 +50,9 @@ def trajectory_chart(
     """Training loss of level L and of level L−1's trajectory projected on m_L (Fig. 4), on a
     log axis; one panel per level unless `level` is chosen."""
     df = trajectory if level is None else trajectory[trajectory["level"] == level]
-    df = positive(df, "train_loss", True)[["run_id", "level", "epoch", "series", "train_loss"]]
+    df = columns(
+        positive(df, "train_loss", True), ["run_id", "level", "epoch", "series", "train_loss"]
+    )
     names = palette.TRAJECTORY_NAMES
     df = with_level_names(
         with_runs(df.assign(series=df["series"].map(lambda s: names.get(s, s)))), sparsity
@@ -70,7 +74,7 @@ def trajectory_chart(
 
 def pruned_start_chart(pruned: pd.DataFrame, y_: str = "train_loss") -> alt.Chart:
     """Loss or accuracy per level at each evaluated point (e.g. the projected solution)."""
-    df = with_runs(points_named(pruned)[["run_id", "branch", "level", "weights", y_]])
+    df = with_runs(columns(points_named(pruned), ["run_id", "branch", "level", "weights", y_]))
     return lines_with_points(
         df,
         level_x(),
@@ -135,7 +139,7 @@ def interpolation_chart(
 
 def barrier_chart(barriers: pd.DataFrame, y_: str = "barrier_test_error") -> alt.Chart:
     """Height of the barrier on each interpolation path, per level of the path's end."""
-    df = with_runs(with_paths(barriers[["run_id", "path", y_]]))
+    df = with_runs(with_paths(columns(barriers, ["run_id", "path", y_])))
     return lines_with_points(
         df,
         level_x(),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from app import palette
 from app.chartkit import (
+    columns,
     epoch_x,
     facet_levels,
     level_x,
@@ -36,7 +37,7 @@ def spectrum_chart(
 ) -> alt.Chart:
     """Top-k Hessian eigenvalues by rank at min_L and at Pr_L(min_(L−1)) (Fig. 5)."""
     df = spectra if level is None else spectra[spectra["level"] == level]
-    df = points_named(df)[["run_id", "branch", "level", "weights", "rank", "eigenvalue"]]
+    df = columns(points_named(df), ["run_id", "branch", "level", "weights", "rank", "eigenvalue"])
     df = with_level_names(with_runs(df), sparsity)
     log = bool(len(df)) and bool((df["eigenvalue"] > 0).all())
     axis = alt.Axis(format=".3~g")
@@ -108,7 +109,7 @@ def trace_chart(trace: pd.DataFrame) -> alt.Chart:
 def volume_chart(volume: pd.DataFrame) -> alt.Chart:
     """The log-volume proxy −½ Σ log λ_i over the top-k positive eigenvalues, per level."""
     cols = ["branch", "level", "weights", "k", "k_positive", "n_negative", "log_volume"]
-    df = with_runs(points_named(volume)[["run_id", *cols]])
+    df = with_runs(columns(points_named(volume), ["run_id", *cols]))
     k = f"top-{int(df['k'].max())} " if len(df) else ""
     return lines_with_points(
         df,

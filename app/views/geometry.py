@@ -4,7 +4,7 @@ solution's loss and accuracy, and linear interpolation paths with their barriers
 
 import streamlit as st
 
-from app import chartkit, data, downloads, geometry_charts, ui
+from app import chartkit, controls, data, downloads, geometry_charts, ui
 from engine.analysis.jobs import OPTIONS
 
 st.title("Geometry")
@@ -12,6 +12,7 @@ runs = ui.chosen_runs()
 jobs = data.jobs()
 sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
+view = controls.curve_view(runs, curves=False)
 
 st.subheader("Distances (Fig. 3)")
 st.caption(
@@ -32,6 +33,8 @@ if not distances.empty:
         (distances["norm"].astype(str) == norm)
         & (distances["normalised"].astype(bool) == normalised)
     ]
+    keys = ["branch", "level", "norm", "normalised", "to"]
+    shown = controls.apply(shown, view, runs, keys, "distance")
     downloads.show(geometry_charts.distances_chart(shown), shown, f"distances-{norm}")
 
 st.subheader("Projected trajectory (Fig. 4)")
@@ -43,6 +46,7 @@ trajectory = ui.analysis_table("trajectory", runs, jobs)
 if not trajectory.empty:
     pick = ui.choose_level(trajectory, "traj_level")
     shown = trajectory if pick is None else trajectory[trajectory["level"] == pick]
+    shown = controls.apply(shown, view, runs, ["level", "epoch", "series"], "train_loss")
     chart = geometry_charts.trajectory_chart(shown, pick, sparsity)
     downloads.show(chart, shown, f"trajectory-{ui.ALL if pick is None else pick}")
 
@@ -54,9 +58,9 @@ st.caption(
 pruned = ui.analysis_table("pruned_start", runs, jobs)
 if not pruned.empty:
     metric = ui.choose("Metric", "ps_metric", METRICS, "train_loss", format_func=chartkit.title)
-    downloads.show(
-        geometry_charts.pruned_start_chart(pruned, metric), pruned, f"projected-{metric}"
-    )
+    shown = controls.apply(pruned, view, runs, ["branch", "level", "point"], metric)
+    chart = geometry_charts.pruned_start_chart(shown, metric)
+    downloads.show(chart, shown, f"projected-{metric}")
 
 st.subheader("Interpolation and barriers")
 st.caption(
@@ -72,6 +76,7 @@ if not interp.empty:
     with cols[1]:
         pick = ui.choose_level(geometry_charts.with_paths(interp), "ip_level")
     shown = interp if pick is None else interp[geometry_charts.with_paths(interp)["level"] == pick]
+    shown = controls.apply(shown, view, runs, ["path", "alpha"], metric)
     chart = geometry_charts.interpolation_chart(shown, metric, pick, sparsity)
     name = f"interp-{metric}-{ui.ALL if pick is None else pick}"
     downloads.show(chart, shown, name)
@@ -84,4 +89,5 @@ if not interp.empty:
             "barrier_test_error",
             format_func=chartkit.title,
         )
-        downloads.show(geometry_charts.barrier_chart(barriers, which), barriers, which)
+        shown = controls.apply(barriers, view, runs, ["path"], which)
+        downloads.show(geometry_charts.barrier_chart(shown, which), shown, which)

@@ -3,12 +3,13 @@ eigenvalue density, the trace, and the log-volume proxy of each level's basin.""
 
 import streamlit as st
 
-from app import chartkit, data, downloads, spectra_charts, ui
+from app import chartkit, controls, data, downloads, spectra_charts, ui
 
 st.title("Spectra")
 runs = ui.chosen_runs()
 jobs = data.jobs()
 sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
+view = controls.curve_view(runs, curves=False)
 
 st.subheader("Top Hessian eigenvalues (Fig. 5)")
 st.caption(
@@ -20,6 +21,7 @@ spectra = ui.analysis_table("spectra", runs, jobs)
 if not spectra.empty:
     pick = ui.choose_level(spectra, "sp_level")
     shown = spectra if pick is None else spectra[spectra["level"] == pick]
+    shown = controls.apply(shown, view, runs, ["branch", "level", "point", "rank"], "eigenvalue")
     name = f"spectrum-{ui.ALL if pick is None else pick}"
     downloads.show(spectra_charts.spectrum_chart(shown, pick, sparsity), shown, name)
 
@@ -27,6 +29,8 @@ if not spectra.empty:
     if not volume.empty:
         st.subheader("Basin volume")
         st.caption("−½ Σ log λ_i over the top-k positive eigenvalues: larger means flatter.")
+        keys = ["branch", "level", "point", "k"]
+        volume = controls.apply(volume, view, runs, keys, "log_volume")
         downloads.show(spectra_charts.volume_chart(volume), volume, "volume")
 
 st.subheader("Hessian trace")

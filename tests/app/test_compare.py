@@ -129,3 +129,14 @@ def test_sparsity_page_draws_a_quantity_and_per_layer_sparsity(demo_store, monke
     at = open_app(demo_store, monkeypatch, "sparsity", quantity="lambda_max")
     assert len(charts(at)) == 2
     assert "weights remaining" in charts(at)[0].proto.spec
+
+
+@pytest.mark.parametrize("page", ["levels", "baselines", "geometry", "spectra", "sparsity"])
+def test_every_results_page_draws_grouped_and_smoothed(page, demo_store, monkeypatch):
+    from tests.app.test_pages import CHARTS
+
+    at = open_app(demo_store, monkeypatch, page, group="1", smooth="0.6", band="minmax")
+    drawn = charts(at)
+    assert len(drawn) == CHARTS[page]
+    grouped = [c for c in drawn if "band_low" in c.proto.spec and "\"n\"" in c.proto.spec]
+    assert grouped, page
