@@ -9,7 +9,6 @@ the field and what to do. A spec's content hash is its cache key.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from engine.identity import HASHED_SINCE_V1, NOT_HASHED, content_hash
 from engine.steps import Step  # re-exported: specs and their users name it from here
 
 
@@ -293,11 +293,27 @@ class RunSpec(SpecBase):
         return self.baselines.level if self.baselines.level is not None else self.prune.levels
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define what is computed (not where data lives, not baselines)."""
+        """The fields that define what is computed (not where data lives, not baselines).
+
+        The fields of `HASHED_SINCE_V1` always count, as they did in the first stores; any
+        field added since counts only when it differs from its default (as OpenLTH's
+        hparams do), so adding a field renames no stored run."""
         d = self.to_dict()
-        d.pop("baselines")
-        d["data"] = {"name": self.data.name}
-        return d
+        defaults = RunSpec().to_dict()
+        out: dict[str, Any] = {}
+        for key, value in d.items():
+            if key in NOT_HASHED:
+                continue
+            if isinstance(value, dict):
+                always = HASHED_SINCE_V1.get(key, ())
+                out[key] = {
+                    k: v
+                    for k, v in value.items()
+                    if k in always or (f"{key}.{k}" not in NOT_HASHED and v != defaults[key][k])
+                }
+            elif key in HASHED_SINCE_V1["."] or value != defaults[key]:
+                out[key] = value
+        return out
 
     @property
     def run_hash(self) -> str:
@@ -344,12 +360,6 @@ _SUBSPECS: dict[tuple[str, str], type[SpecBase]] = {
     ("RunSpec", "prune"): PruneSpec,
     ("RunSpec", "baselines"): BaselineSpec,
 }
-
-
-def content_hash(obj: Any) -> str:
-    """SHA-256 of canonical JSON: the cache key of anything made of plain data."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def spec_fields(cls: type[SpecBase]) -> list[dataclasses.Field]:
