@@ -139,3 +139,54 @@ def test_every_download_and_report_figure_holds_the_plotted_marks(two_runs):
         store.close()
         assert not problems, problems.lines()
     assert len(checked) >= 14, sorted(checked)
+
+
+def slider_text(tab) -> str:
+    """What the smoothing slider shows as its value (its thumb's label)."""
+    return tab.locator("[data-testid=stSlider]").first.inner_text()
+
+
+def chart_image(tab, i: int = 0) -> bytes:
+    return tab.locator(".vega-embed").nth(i).screenshot()
+
+
+def test_grouping_smoothing_and_zoom_are_driven_and_a_shared_link_restores_them(two_runs):
+    root, runs = two_runs
+    query = "?" + "&".join(f"runs={r}" for r in runs)
+    with serve(root) as url, chromium() as browser:
+        tab = browser.new_page(viewport={"width": 1400, "height": 1400})
+        problems = watch(tab)
+        tab.goto(f"{url}/levels{query}")
+        settle(tab)
+        before = chart_image(tab)
+        tab.get_by_text("Group runs").click()
+        settle(tab)
+        slider = tab.get_by_role("slider").first
+        slider.focus()
+        for _ in range(2):  # 0 -> 0.3 -> 0.6
+            tab.keyboard.press("ArrowRight")
+        settle(tab)
+        assert "0.6" in slider_text(tab)
+        grouped = chart_image(tab)
+        assert grouped != before
+        link = tab.url
+        assert "group=1" in link and "smooth=0.6" in link, link
+
+        box = tab.locator(".vega-embed").first.bounding_box()
+        tab.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+        tab.mouse.wheel(0, -400)  # zoom in: the scales follow the wheel
+        tab.wait_for_timeout(800)
+        zoomed = chart_image(tab)
+        assert zoomed != grouped
+        tab.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+        tab.wait_for_timeout(800)  # double-click resets the zoom
+        assert chart_image(tab) != zoomed
+
+        other = browser.new_page(viewport={"width": 1400, "height": 1400})
+        other.goto(link)
+        settle(other)
+        assert other.get_by_role("switch", name="Group runs").is_checked()
+        assert "0.6" in slider_text(other)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        other.screenshot(path=str(SHOTS / "compare-levels-grouped.png"))
+        assert not problems, problems.lines()
