@@ -23,6 +23,8 @@ from typing import Any
 
 import streamlit as st
 
+from engine.booleans import parse_bool
+
 _KEYS = "_url_keys"
 _NOTES = "_url_notes"
 _SHOWN = 10  # options listed in a note at most
@@ -36,13 +38,6 @@ def begin(notes: Any = None) -> None:
     link go into `notes` (a container; default: where each widget is drawn)."""
     st.session_state[_KEYS] = {}
     _RUN.notes = notes
-
-
-def _bool(text: str) -> bool:
-    low = text.strip().lower()
-    if low not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(f"{text!r} is not true/false")
-    return low in ("1", "true", "yes", "on")
 
 
 def _kept(key: str) -> str:
@@ -144,7 +139,9 @@ def synced(
     """
     if cast is None:
         single = default if not multiple else None  # lists are read element by element
-        cast = _bool if isinstance(single, bool) else type(single) if single is not None else str
+        cast = (
+            parse_bool if isinstance(single, bool) else type(single) if single is not None else str
+        )
     if options is None and not multiple and isinstance(default, bool):
         options = (True, False)
     ok = (lambda v: v in options) if options is not None else (lambda v: True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.booleans import parse_bool
 from engine.config import SpecError
 from engine.users import load_users, verify
 
@@ -28,7 +29,6 @@ TOKEN_ENV = "IMP_LAB_TOKEN"
 USERS_ENV = "IMP_LAB_USERS"
 SHARED = "shared"  # the owner of jobs submitted with the shared token: it names nobody
 LOOPBACK, ANY = "127.0.0.1", "0.0.0.0"
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 class LimitError(SpecError):
@@ -112,10 +112,14 @@ _LIMIT_ENV = {f.name: f"IMP_LAB_{f.name.upper()}" for f in dataclasses.fields(Li
 
 def _convert(name: str, value: Any, kind: str) -> Any:
     if kind == "bool":
-        text = str(value).strip().lower()
-        if isinstance(value, bool) or text in TRUE + FALSE:
-            return value if isinstance(value, bool) else text in TRUE
-        raise SpecError(name, f"{value!r} is not true or false")
+        if isinstance(value, bool):
+            return value
+        if not str(value).strip():  # an empty variable: off
+            return False
+        try:
+            return parse_bool(str(value))
+        except ValueError as e:
+            raise SpecError(name, str(e)) from None
     if kind == "int":
         if isinstance(value, bool):
             raise SpecError(name, f"{value!r} is not a whole number")

@@ -38,6 +38,7 @@ from engine.analysis.points import (
     trajectory_points,
 )
 from engine.analysis.volume import log_volume
+from engine.booleans import parse_bool
 from engine.config import SpecError, content_hash
 from engine.data import load_dataset
 from engine.data.batches import num_batches
@@ -115,13 +116,12 @@ def _float(lo: float, hi: float) -> Callable[[str, Any], float]:
 
 
 def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
-        return False
-    if not isinstance(value, bool):
-        raise SpecError(name, f"{value!r} is not true/false")
-    return value
+    if isinstance(value, bool):
+        return value
+    try:
+        return parse_bool(str(value))
+    except ValueError as e:
+        raise SpecError(name, str(e)) from None
 
 
 def _choice(*choices: str) -> Callable[[str, Any], str]:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+from engine.booleans import parse_bool
 from engine.config import (
     BaselineSpec,
     DataSpec,
@@ -66,9 +67,10 @@ def parse_value(text: str, default: Any, path: str) -> Any:
     if low in ("none", "null") and default is None:
         return None
     if isinstance(default, bool):
-        if low not in ("true", "false", "1", "0", "yes", "no"):
-            raise SpecError(path, f"{text!r} is not true/false")
-        return low in ("true", "1", "yes")
+        try:
+            return parse_bool(text)
+        except ValueError as e:
+            raise SpecError(path, str(e)) from None
     if isinstance(default, tuple):
         return tuple(x.strip() for x in text.split(",") if x.strip())
     if isinstance(default, Step):

@@ -1,0 +1,35 @@
+"""One yes/no reading everywhere: spec flags, analysis options, settings and URL values."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import selection
+from engine.analysis import jobs
+from engine.booleans import FALSE, TRUE, parse_bool
+from engine.cli.specargs import parse_value
+from engine.config import SpecError
+from engine.settings import _convert
+
+
+@pytest.mark.parametrize("word", [*TRUE, *FALSE, " Yes ", "OFF"])
+def test_every_reader_accepts_the_same_words(word):
+    expected = word.strip().lower() in TRUE
+    assert parse_bool(word) is expected
+    assert parse_value(word, False, "data.download") is expected
+    assert jobs._bool("normalised", word) is expected
+    assert _convert("hosted", word, "bool") is expected
+    assert selection.parse_bool(word) is expected
+
+
+@pytest.mark.parametrize("word", ["maybe", "2", "y"])
+def test_every_reader_refuses_the_same_words(word):
+    with pytest.raises(ValueError, match="is not true/false"):
+        parse_bool(word)
+    for read in (
+        lambda: parse_value(word, False, "data.download"),
+        lambda: jobs._bool("normalised", word),
+        lambda: _convert("hosted", word, "bool"),
+    ):
+        with pytest.raises(SpecError, match="is not true/false"):
+            read()
