@@ -22,6 +22,7 @@ import streamlit as st  # noqa: E402
 
 from app import auth, data, selection, ui  # noqa: E402
 from app.chartkit import run_label  # noqa: E402
+from engine.threads import worker_text  # noqa: E402
 from engine.worker import ensure_embedded_worker  # noqa: E402
 
 WORKER_ENV = "IMP_LAB_EMBEDDED_WORKER"  # "0": never start a worker (tests, clusters)
@@ -137,7 +138,7 @@ def main() -> None:
     workers = data.queue().live_workers()
     st.sidebar.caption(
         f"store `{data.root()}` · "
-        + (f"{len(workers)} worker(s) on {workers[0].get('device')}" if workers else "no worker")
+        + (f"{len(workers)} worker(s) on {worker_text(workers[0])}" if workers else "no worker")
     )
     with st.sidebar:
         ui.watch(rerun=nav.url_path in LIVE)

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import torch
 
-from engine import atomic
+from engine import atomic, threads
 from engine.cli.display import format_epoch
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
@@ -238,7 +238,8 @@ def execute_job(
     reporter = JobReporter(queue, job, worker_id, echo=sys.stdout)
     heart.current = (job, reporter)
     attempts = f"{job.attempts}/{queue.settings.max_attempts}"
-    reporter.log(f"job {job.id} ({job.kind}), attempt {attempts}, worker {worker_id} on {device}")
+    on = f"worker {worker_id} on {device}, {heart.info.get('threads', {}).get('text', '')}"
+    reporter.log(f"job {job.id} ({job.kind}), attempt {attempts}, {on}")
     if job.error:
         reporter.log(f"previous attempt: {job.error}")
     t0 = time.perf_counter()
@@ -297,11 +298,14 @@ def run_worker(
     host = socket.gethostname()
     worker_id = check_name(worker_id or f"{host}-{os.getpid()}", "worker id")
     info = {"pid": os.getpid(), "host": host, "device": str(dev), "started": time.time()}
+    reserved = 1 if parent_pid is not None else 0  # the app's embedded worker: its server's core
+    info |= threads.settle(queue, worker_id, host, dev, reserved).record()
     watch = parent_watch(parent_pid) if parent_pid is not None else None
     ran = 0
     try:
         with beating(queue, worker_id, info, watch) as heart:
             print(f"worker {worker_id} on {dev}, store {queue.root}", flush=True)
+            print(f"threads: {info['threads']['text']}", flush=True)
             for path in atomic.sweep_temp_files(queue.root):  # a killed write's leftovers
                 print(f"removed stray temporary file {path}", flush=True)
             with stop_on_signals():
@@ -310,6 +314,7 @@ def run_worker(
                     if job is None:
                         time.sleep(settings.poll_interval)
                         continue
+                    info |= threads.settle(queue, worker_id, host, dev, reserved, job).record()
                     execute_job(queue, job, worker_id, dev, heart)
                     ran += 1
     except (WorkerStop, KeyboardInterrupt) as e:
@@ -367,7 +372,7 @@ def ensure_embedded_worker(store_root: str | Path, device: str = "auto") -> Embe
         log = root / "logs" / f"worker-{worker_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         package_parent = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
+        env = threads.worker_env(os.environ)  # OpenMP reads its wait policy at import
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "engine", "worker", "--store", str(root), "--device", device]
         cmd += ["--parent-pid", str(os.getpid()), "--worker-id", worker_id]

@@ -13,6 +13,7 @@ from engine.cli.display import console
 from engine.cli.specargs import add_spec_arguments, spec_from_args
 from engine.jobs import Job, JobQueue
 from engine.settings import store_root
+from engine.threads import worker_text
 
 LOG_TAIL = 20
 
@@ -114,7 +115,7 @@ def show_jobs(args: argparse.Namespace) -> int:
         )
     console.print(table)
     workers = queue.live_workers()
-    names = ", ".join(f"{w['worker_id']} ({w.get('device', '?')})" for w in workers)
+    names = ", ".join(f"{w['worker_id']} ({worker_text(w)})" for w in workers)
     console.print(f"live workers: {names or 'none'}")
     return 0
 

@@ -45,8 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from engine import threads
     from engine.worker import run_worker  # engine.worker imports engine.cli.display: no cycle
 
+    threads.reexec_with_passive_wait()  # idle OpenMP threads sleep (read when torch loads)
     run_worker(
         args.store or store_root(),
         device=args.device,
