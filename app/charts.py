@@ -33,6 +33,7 @@ from app.chartkit import (
     x_value,
     y,
 )
+from engine.groups import BANDS
 
 
 # --- Fig. 1: curves per level -------------------------------------------------------------
@@ -151,16 +152,19 @@ def baseline_final(summary: pd.DataFrame, level: int, y_: str = "test_acc") -> a
     )
 
 
-def sweep_band(df: pd.DataFrame, x: str, value: str, log: bool = False) -> alt.Chart:
-    """Mean over seeds per sweep group (line) with a ±1 s.d. band, from `engine.sweeps.band`."""
-    tip = [typed(df, c) for c in ["group", x, "mean", "std", "n"] if c in df.columns]
+def sweep_band(
+    df: pd.DataFrame, x: str, value: str, log: bool = False, kind: str = "sd"
+) -> alt.Chart:
+    """Mean over seeds per sweep group (line) with its band, from `engine.groups.band`."""
+    tip = [typed(df, c) for c in ["group", x, "mean", "sd", "se", "n"] if c in df.columns]
     base = alt.Chart(df).encode(
         x=alt.X(f"{x}:Q", title=title(x), axis=alt.Axis(format=axis_format(x))),
         color=alt.Color("group:N", title="group", legend=legend()),
     )
     band = base.mark_area(opacity=0.25).encode(
-        y=alt.Y("lo:Q", title=title(value), scale=alt.Scale(type="log" if log else "linear")),
-        y2="hi:Q",
+        y=alt.Y("low:Q", title=title(value), scale=alt.Scale(type="log" if log else "linear")),
+        y2="high:Q",
     )
     line = base.mark_line(point=True).encode(y="mean:Q", tooltip=tip)
-    return (band + line).properties(title=f"{title(value)}: mean ± s.d. over seeds", height=320)
+    name = f"{title(value)}: mean and {BANDS[kind]} over seeds"
+    return (band + line).properties(title=name, height=320)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from engine.config import RunSpec, content_hash
+from engine.groups import band
 from engine.store import Store
 
 AGG = ["n", "mean", "sd", "low", "high"]
@@ -27,16 +28,9 @@ def replicate_groups(store: Store, run_ids: list[str]) -> dict[str, list[str]]:
 
 
 def aggregate(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
-    """Per `by` cell: seeds counted, mean, sample sd (NaN with one seed), min and max."""
-    cols = [*by, *AGG]
-    d = df.dropna(subset=[value])
-    if d.empty:
-        return pd.DataFrame(columns=cols)
-    g = d.groupby(by, sort=True)[value]
-    out = pd.DataFrame(
-        {"n": g.count(), "mean": g.mean(), "sd": g.std(ddof=1), "low": g.min(), "high": g.max()}
-    )
-    return out.reset_index()[cols]
+    """Per `by` cell: seeds counted, mean, sample sd (NaN with one seed), min and max (the
+    report's band; `engine.groups.band` computes every band the app and the report draw)."""
+    return band(df, by, value, "minmax")[[*by, *AGG]]
 
 
 def gather(

@@ -340,13 +340,3 @@ def sweep_table(store: Store, sweep_id: str, kind: str = "summary") -> pd.DataFr
     if not frames:
         return pd.DataFrame(columns=["group", "seed"])
     return pd.concat([f for f in frames if not f.empty] or frames, ignore_index=True)
-
-
-def band(table: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
-    """Mean of `value` over seeds with a ±1 standard deviation band, per `by` (e.g. group,
-    branch, level); `n` counts the seeds behind each row (one seed: the band is the line)."""
-    g = table.groupby(by, sort=True)[value]
-    out = g.agg(mean="mean", std="std", n="count", min="min", max="max").reset_index()
-    out["std"] = out["std"].fillna(0.0)
-    out["lo"], out["hi"] = out["mean"] - out["std"], out["mean"] + out["std"]
-    return out

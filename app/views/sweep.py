@@ -7,8 +7,9 @@ import streamlit as st
 
 from app import auth, charts, data, downloads, ui
 from engine.config import SpecError
+from engine.groups import BANDS, band
 from engine.store import StoreError
-from engine.sweeps import band, expand_grid, grid_from_dict, list_sweeps, submit_sweep, sweep_table
+from engine.sweeps import expand_grid, grid_from_dict, list_sweeps, submit_sweep, sweep_table
 
 EXAMPLE = """base = "demo"
 seeds = [0, 1, 2]
@@ -62,12 +63,13 @@ if summary.empty:
     st.info("No run of this sweep has finished a level yet; this view fills in as they do.")
     st.stop()
 imp = summary[summary["branch"] == "imp"]
-acc = band(imp, ["group", "level", "sparsity"], "test_acc")
-loss = band(imp, ["group", "level", "sparsity"], "train_loss")
+kind = ui.choose("Band", "band", list(BANDS), "sd", format_func=BANDS.get)
 left, right = st.columns(2)
-with left:
-    downloads.show(charts.sweep_band(acc, "sparsity", "test_acc"), acc, f"sweep-{chosen}-acc")
-with right:
-    downloads.show(
-        charts.sweep_band(loss, "sparsity", "train_loss", log=True), loss, f"sweep-{chosen}-loss"
-    )
+for col, value, log, name in (
+    (left, "test_acc", False, "acc"),
+    (right, "train_loss", True, "loss"),
+):
+    table = band(imp, ["group", "level", "sparsity"], value, kind)
+    with col:
+        chart = charts.sweep_band(table, "sparsity", value, log, kind)
+        downloads.show(chart, table, f"sweep-{chosen}-{name}")

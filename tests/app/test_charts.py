@@ -223,7 +223,7 @@ def test_builders_accept_empty_tables():
 def test_sweep_band_draws_mean_line_and_band():
     import pandas as pd
 
-    from engine.sweeps import band
+    from engine.groups import band
 
     table = pd.DataFrame(
         {
@@ -235,10 +235,11 @@ def test_sweep_band_draws_mean_line_and_band():
     )
     df = band(table, ["group", "level", "sparsity"], "test_acc")
     a = df[df["group"] == "a"].iloc[0]
-    assert a["mean"] == pytest.approx(0.85) and a["hi"] - a["lo"] == pytest.approx(
+    assert a["mean"] == pytest.approx(0.85) and a["high"] - a["low"] == pytest.approx(
         2 * 0.0707, abs=1e-3
     )
     spec = charts.sweep_band(df, "sparsity", "test_acc").to_dict()
+    assert spec["title"] == "test accuracy: mean and ± 1 s.d. over seeds"
     marks = [
         layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
         for layer in spec["layer"]

@@ -4,17 +4,16 @@ the stored record, groups for the dashboard, mean-and-band tables, and the CLI."
 import json
 import os
 
-import pandas as pd
 import pytest
 
 from engine.cli import main
 from engine.config import RunSpec, SpecError
+from engine.groups import band
 from engine.jobs import JobQueue
 from engine.store import Store
 from engine.sweeps import (
     Member,
     Sweep,
-    band,
     expand_grid,
     grid_from_dict,
     list_sweeps,
@@ -158,24 +157,6 @@ def test_list_sweeps_newest_first_and_reports_bad_files(tmp_path):
     sweeps, problems = list_sweeps(store)
     assert [s.id for s in sweeps] == ["new-1", "old-1"]
     assert len(problems) == 1 and "broken.json" in problems[0]
-
-
-def test_band_is_mean_and_sample_std_over_seeds():
-    table = pd.DataFrame(
-        {
-            "group": ["a", "a", "a", "b"],
-            "level": [1, 1, 2, 1],
-            "test_acc": [0.5, 0.7, 0.9, 0.4],
-        }
-    )
-    out = band(table, ["group", "level"], "test_acc").set_index(["group", "level"])
-    a1 = out.loc[("a", 1)]
-    std = (((0.5 - 0.6) ** 2 + (0.7 - 0.6) ** 2) / 1) ** 0.5
-    assert a1["mean"] == pytest.approx(0.6) and a1["std"] == pytest.approx(std)
-    assert (a1["lo"], a1["hi"], a1["n"]) == (pytest.approx(0.6 - std), pytest.approx(0.6 + std), 2)
-    assert (a1["min"], a1["max"]) == (0.5, 0.7)
-    single = out.loc[("b", 1)]  # one seed: the band collapses onto the line
-    assert (single["std"], single["lo"], single["hi"], single["n"]) == (0.0, 0.4, 0.4, 1)
 
 
 def test_sweep_table_tags_stored_results_with_group_and_seed(tiny_run, tmp_path):
