@@ -9,11 +9,8 @@ the field and what to do. A spec's content hash is its cache key.
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from engine.identity import HASHED_SINCE_V1, NOT_HASHED, content_hash
@@ -151,6 +148,12 @@ class DataSpec(SpecBase):
     name: str = opt("mnist5k", "Data set from the registry (mnist5k ships offline).")
     root: str = opt("data", "Folder that holds (or will receive) downloaded data sets.")
     download: bool = opt(False, "Download the data set into `root` when it is missing.")
+    normalize: str = opt(
+        "loader",
+        "Inputs as the loader normalises them (engine.data.normalize), none (pixels in [0, 1]) "
+        "or standardize (per channel: mean 0, sd 1 on the training split).",
+        ("loader", "none", "standardize"),
+    )
 
     @classmethod
     def check(cls, name: str, value: Any) -> Any:
@@ -166,6 +169,12 @@ class DataSpec(SpecBase):
 class ModelSpec(SpecBase):
     section: ClassVar[str] = "model"
     name: str = opt("lenet_300_100", "Architecture from the model registry.")
+    init: str = opt(
+        "kaiming_normal",
+        "Conv/linear weight init (engine.models.init): kaiming_normal, pytorch (the layers' "
+        "own default), xavier_uniform or xavier_normal.",
+        ("kaiming_normal", "pytorch", "xavier_uniform", "xavier_normal"),
+    )
 
     @classmethod
     def check(cls, name: str, value: Any) -> Any:
@@ -199,6 +208,11 @@ class TrainSpec(SpecBase):
         "Save a checkpoint every N epochs (0: only rewind point and end).",
         range=(0, 100000, "[]"),
     )
+    data_order_seed: int | None = opt(
+        None,
+        "Seed of data order and augmentation (None: the run's seed).",
+        range=(0, 2**31 - 1, "[]"),
+    )
 
     @classmethod
     def check(cls, name: str, value: Any) -> Any:
@@ -208,6 +222,10 @@ class TrainSpec(SpecBase):
             except ValueError as e:
                 raise SpecError("train.milestones", str(e)) from None
         value = super().check(name, value)
+        if name == "data_order_seed" and (
+            isinstance(value, bool) or not isinstance(value, int | None)
+        ):
+            raise SpecError("train.data_order_seed", f"{value!r} is not a whole number")
         if name == "length" and value.value <= 0:
             raise SpecError("train.length", "must be positive, e.g. '10ep'")
         return value
@@ -275,9 +293,7 @@ class RunSpec(SpecBase):
     train: TrainSpec = field(default_factory=TrainSpec)
     prune: PruneSpec = field(default_factory=PruneSpec)
     baselines: BaselineSpec = field(default_factory=BaselineSpec)
-    seed: int = opt(
-        0, "Seed for initialisation, data order and random masks.", range=(0, 2**31 - 1, "[]")
-    )
+    seed: int = opt(0, "Seed for init, random masks and data order.", range=(0, 2**31 - 1, "[]"))
 
     def validate(self) -> None:
         values = {
@@ -287,6 +303,12 @@ class RunSpec(SpecBase):
         }
         for problem in cross_field_problems(values):
             raise problem
+
+    @property
+    def data_order_seed(self) -> int:
+        """Every training's data-order seed: `train.data_order_seed`, else `seed`."""
+        given = self.train.data_order_seed
+        return self.seed if given is None else given
 
     @property
     def baseline_level(self) -> int:
@@ -367,26 +389,5 @@ def spec_fields(cls: type[SpecBase]) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
 
 
-def load_spec_file(path: str | Path) -> RunSpec:
-    """Parse a JSON or TOML file as data (never executed) into a validated RunSpec."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError("config", f"no such file {str(p)!r}")
-    try:
-        text = p.read_text()
-    except UnicodeDecodeError as e:
-        raise SpecError(
-            "config",
-            f"{p.name} is not a text file (byte {e.start} is not UTF-8); give a .json or "
-            ".toml spec",
-        ) from None
-    try:
-        if p.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif p.suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise SpecError("config", f"{p.name}: use a .json or .toml file")
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise SpecError("config", f"{p.name} is not valid {p.suffix[1:].upper()}: {e}") from None
-    return RunSpec.from_dict(data)
+# Re-exported: callers load spec files from here; last, as it imports RunSpec from this module.
+from engine.spec_files import load_spec_file  # noqa: E402, F401

@@ -29,6 +29,7 @@ from engine.data.batches import num_batches
 from engine.data.bundle import DataBundle
 from engine.fsck import repair_run
 from engine.models import build_model, output_name, prunable_names
+from engine.models.init import initialize
 from engine.store import LevelDir, Store
 from engine.train import Reporter, train_level
 
@@ -75,6 +76,7 @@ class Context:
     def fresh_model(self, seed: int) -> nn.Module:
         with seeded(seed):
             model = build_model(self.spec.model.name, self.data.in_shape, self.data.num_classes)
+            initialize(model, self.spec.model.init)
         return model.to(self.device)
 
     def layer_rates(self, model: nn.Module) -> dict[str, float]:
@@ -141,7 +143,7 @@ def _train(
         ctx.data,
         ctx.spec.train,
         lv,
-        seed=ctx.spec.seed,
+        data_seed=ctx.spec.data_order_seed,
         start_iteration=start_iteration,
         on_iteration=on_iteration,
         reporter=ctx.reporter,
@@ -181,7 +183,9 @@ def open_run(
 ) -> Context:
     """Load data, check what depends on it, and register the run (nothing else is written)."""
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
-    data = load_dataset(spec.data.name, spec.data.root, spec.data.download, dev)
+    data = load_dataset(
+        spec.data.name, spec.data.root, spec.data.download, dev, spec.data.normalize
+    )
     ipe = num_batches(len(data.train_x), spec.train.batch_size, drop_last=False)
     total = spec.train.length.iterations(ipe)
     if spec.prune.rewind.iterations(ipe) >= total:

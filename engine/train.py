@@ -3,7 +3,9 @@
 Pruned weights stay exactly zero: their gradients are masked before each step (so momentum
 and Adam moments never see them) and the weights are re-masked after it (so weight decay
 cannot revive them). The loop saves a resume point at every epoch end; data order depends only
-on (seed, epoch), so a resumed level reproduces an uninterrupted one bit for bit on CPU.
+on (data seed, epoch), so a resumed level reproduces an uninterrupted one bit for bit on CPU.
+Each trained network is given its own data seed (the run's `data_order_seed`, or another
+for a copy trained on a different order), independent of the seed its weights were drawn with.
 """
 
 from __future__ import annotations
@@ -68,9 +70,10 @@ def make_optimizer(params: list[Tensor], spec: TrainSpec) -> torch.optim.Optimiz
     )
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """Data order and augmentation depend on (seed, epoch) only: the same for every level."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+def epoch_generator(data_seed: int, epoch: int) -> torch.Generator:
+    """Data order and augmentation depend on (data seed, epoch) only: the same for every level
+    trained with the same data seed."""
+    return torch.Generator().manual_seed(data_seed * 1_000_003 + epoch)
 
 
 @torch.no_grad()
@@ -122,13 +125,14 @@ def train_level(
     spec: TrainSpec,
     out: LevelDir,
     *,
-    seed: int,
+    data_seed: int,
     start_iteration: int = 0,
     on_iteration: Callable[[int, nn.Module], None] | None = None,
     reporter: Reporter | None = None,
     label: str = "",
 ) -> LevelResult:
-    """Train `model` under `mask` from `start_iteration` to the end of `spec.length`.
+    """Train `model` under `mask` from `start_iteration` to the end of `spec.length`, seeing
+    the data in the order `data_seed` draws.
 
     Resumes from `out`'s state if present. Saves checkpoints ``ep<NNN>`` at the configured
     cadence and ``final`` at the end, one metrics row per epoch. `on_iteration(it, model)` is
@@ -161,7 +165,7 @@ def train_level(
             data.train_x,
             data.train_y,
             spec.batch_size,
-            epoch_generator(seed, epoch),
+            epoch_generator(data_seed, epoch),
             shuffle=True,
             augment=data.augment,
         )

@@ -516,7 +516,8 @@ class Context:
 
     @cached_property
     def data(self):
-        return load_dataset(self.spec.data.name, data_root(), False, self.device)
+        d = self.spec.data
+        return load_dataset(d.name, data_root(), False, self.device, d.normalize)
 
     @cached_property
     def model(self) -> torch.nn.Module:

@@ -52,7 +52,9 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--preset", choices=list(PRESETS), help="Start from a named spec.")
     src.add_argument("--config", help="Start from a .json or .toml spec file.")
-    parser.add_argument("--seed", type=int, help="Seed for init, data order and random masks.")
+    parser.add_argument(
+        "--seed", type=int, help="Seed for init, random masks and (by default) data order."
+    )
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(f"{section} settings")
         for f in dataclasses.fields(cls):
@@ -75,7 +77,7 @@ def parse_value(text: str, default: Any, path: str) -> Any:
         return tuple(x.strip() for x in text.split(",") if x.strip())
     if isinstance(default, Step):
         return text
-    if isinstance(default, int) or path in ("baselines.level",):
+    if isinstance(default, int) or path in ("baselines.level", "train.data_order_seed"):
         try:
             return int(text)
         except ValueError:

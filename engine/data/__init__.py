@@ -8,6 +8,7 @@ import torch
 from engine.data.batches import batches, crop_flip, num_batches
 from engine.data.bundle import DataBundle
 from engine.data.errors import DataNotFoundError
+from engine.data.normalize import normalize_inputs
 
 Loader = Callable[[Path, bool], DataBundle]
 
@@ -36,14 +37,16 @@ def load_dataset(
     root: Path | str,
     download: bool = False,
     device: torch.device | str = "cpu",
+    normalize: str = "loader",
 ) -> DataBundle:
-    """Load `name` from the data folder `root` and move it to `device`.
+    """Load `name` from the data folder `root`, normalise its inputs as `normalize` says
+    (`engine.data.normalize`) and move it to `device`.
 
     Nothing is cached here: a worker holds the bundle for the run it trains.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}")
-    return DATASETS[name](Path(root), download).to(device)
+    return normalize_inputs(DATASETS[name](Path(root), download), normalize).to(device)
 
 
 # Importing a loader module registers its data sets; they need `register` defined above.

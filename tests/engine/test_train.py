@@ -51,7 +51,7 @@ def test_pruned_weights_stay_exactly_zero(tmp_path, optimizer):
         schedule="constant",
         milestones=(),
     )
-    result = train_level(model, mask, data, spec, LevelDir(tmp_path), seed=0)
+    result = train_level(model, mask, data, spec, LevelDir(tmp_path), data_seed=0)
     assert result.metrics[-1]["iteration"] == 6 * 32  # many steps with momentum and decay
     for k, m in mask.items():
         w = result.state[k]
@@ -71,7 +71,7 @@ def test_same_seed_same_metrics_and_weights(tmp_path):
             schedule="constant",
             milestones=(),
         )
-        runs.append(train_level(model, mask, data, spec, LevelDir(tmp_path / str(i)), seed=4))
+        runs.append(train_level(model, mask, data, spec, LevelDir(tmp_path / str(i)), data_seed=4))
     strip = [[{k: v for k, v in r.items() if k != "seconds"} for r in run.metrics] for run in runs]
     assert strip[0] == strip[1]
     for k in runs[0].state:
@@ -90,7 +90,7 @@ def test_checkpoint_cadence_and_metrics_file(tmp_path):
         checkpoint_every=2,
     )
     lv = LevelDir(tmp_path)
-    train_level(model, mask, data, spec, lv, seed=0)
+    train_level(model, mask, data, spec, lv, data_seed=0)
     assert lv.checkpoint_tags() == ["ep002", "ep004", "final"]
     rows = lv.read_metrics()
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5]
