@@ -17,7 +17,7 @@ def test_every_reader_accepts_the_same_words(word):
     expected = word.strip().lower() in TRUE
     assert parse_bool(word) is expected
     assert parse_value(word, False, "data.download") is expected
-    assert jobs._bool("normalised", word) is expected
+    assert jobs.OPTIONS["normalised"].parse("normalised", word) is expected
     assert _convert("hosted", word, "bool") is expected
     assert selection.parse_bool(word) is expected
 
@@ -28,7 +28,7 @@ def test_every_reader_refuses_the_same_words(word):
         parse_bool(word)
     for read in (
         lambda: parse_value(word, False, "data.download"),
-        lambda: jobs._bool("normalised", word),
+        lambda: jobs.OPTIONS["normalised"].parse("normalised", word),
         lambda: _convert("hosted", word, "bool"),
     ):
         with pytest.raises(SpecError, match="is not true/false"):
