@@ -206,6 +206,15 @@ def facet_levels(chart: alt.LayerChart, df: pd.DataFrame, title_: str) -> alt.Fa
     )
 
 
+def one_or_all_levels(
+    chart: alt.LayerChart, df: pd.DataFrame, level: int | None, name: str
+) -> alt.Chart:
+    """A panel per level when no `level` is chosen, else the chart titled with its level."""
+    if level is None:
+        return facet_levels(chart, df, name)
+    return chart.properties(title=f"{name}, {name_of(df, level)}")
+
+
 def level_name(level: int, sparsity: float | None) -> str:
     """ "level 3 · 48.8% sparse" (the sparsity where it is known)."""
     if sparsity is None or pd.isna(sparsity):

@@ -10,10 +10,9 @@ from app import palette
 from app.chartkit import (
     columns,
     epoch_x,
-    facet_levels,
     level_x,
     lines_with_points,
-    name_of,
+    one_or_all_levels,
     points_named,
     positive,
     run_dash,
@@ -67,9 +66,7 @@ def trajectory_chart(
         **run_dash(df),
     )
     name = "training loss along the projected trajectory (Fig. 4)"
-    if level is None:
-        return facet_levels(chart, df, name)
-    return chart.properties(title=f"{name}, {name_of(df, level)}")
+    return one_or_all_levels(chart, df, level, name)
 
 
 def pruned_start_chart(pruned: pd.DataFrame, y_: str = "train_loss") -> alt.Chart:
@@ -132,9 +129,7 @@ def interpolation_chart(
         **run_dash(df),
     )
     name = f"{title(y_)} along interpolation paths"
-    if level is None:
-        return facet_levels(chart, df, name)
-    return chart.properties(title=f"{name}, {name_of(df, level)}")
+    return one_or_all_levels(chart, df, level, name)
 
 
 def barrier_chart(barriers: pd.DataFrame, y_: str = "barrier_test_error") -> alt.Chart:

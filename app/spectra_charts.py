@@ -12,10 +12,9 @@ from app import palette
 from app.chartkit import (
     columns,
     epoch_x,
-    facet_levels,
     level_x,
     lines_with_points,
-    name_of,
+    one_or_all_levels,
     points_named,
     run_dash,
     series_color,
@@ -52,9 +51,7 @@ def spectrum_chart(
         **run_dash(df),
     )
     name = f"{_k(df)}Hessian eigenvalues (Fig. 5)"
-    if level is None:
-        return facet_levels(chart, df, name)
-    return chart.properties(title=f"{name}, {name_of(df, level)}")
+    return one_or_all_levels(chart, df, level, name)
 
 
 def density_chart(
@@ -78,9 +75,7 @@ def density_chart(
         detail=alt.Detail(["run_id:N", "branch:N"]),
         **run_dash(df),
     )
-    if level is None:
-        return facet_levels(chart, df, "eigenvalue density")
-    return chart.properties(title=f"eigenvalue density, {name_of(df, level)}")
+    return one_or_all_levels(chart, df, level, "eigenvalue density")
 
 
 def trace_chart(trace: pd.DataFrame) -> alt.Chart:
