@@ -17,39 +17,40 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from engine import masks as M
 from engine.analysis import geometry, landscape
-from engine.analysis.hessian import data_subset, hutchinson_trace, spectral_density
+from engine.analysis.context import Context
+from engine.analysis.hessian import hutchinson_trace, spectral_density
 from engine.analysis.hessian import top_eigenvalues as hessian_top
 from engine.analysis.options import ANALYSES, OPTIONS, POINT_DEFAULTS, as_list, options_for
 from engine.analysis.points import (
     Point,
-    Resolved,
     exists,
     fingerprint,
     previous_level,
-    resolve,
     trajectory_points,
 )
 from engine.analysis.volume import log_volume
 from engine.config import SpecError, content_hash
-from engine.data import load_dataset
-from engine.data.batches import num_batches
-from engine.imp import resolve_device
-from engine.models import build_model
-from engine.settings import data_root
 from engine.store import Store, StoreError, check_name
 from engine.train import Cancelled, NullReporter, Reporter
 
 # Bump a kind's version when a change alters its stored numbers, so old results are not
-# reused. 2: spectrum and density reorthogonalize fully (partial gave ghost eigenvalues).
-VERSIONS = {"spectrum": 2, "density": 2}
+# reused. spectrum/density 2: full reorthogonalization (partial gave ghost eigenvalues).
+# +1 for every kind measured at a point's weights: BatchNorm recalibrated at projected points
+# (`bn_recalibrate`), recorded in each result; spectra also record their point's loss.
+VERSIONS = {
+    "spectrum": 3,
+    "density": 3,
+    "trace": 2,
+    "pruned_start": 2,
+    "trajectory": 2,
+    "landscape": 2,
+}
 
 
 def version(what: str) -> int:
@@ -286,46 +287,6 @@ def _trajectory_unit(store: Store, run_id: str, level: int, opts: dict) -> Unit:
 # --- computing ----------------------------------------------------------------------------------
 
 
-class Context:
-    """What the units of one request share: the run's spec, model, data and subsets (lazy)."""
-
-    def __init__(self, store: Store, run_id: str, device: Any):
-        self.store, self.run_id = store, run_id
-        self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        self.spec = store.load_spec(run_id)
-        self._subsets: dict[tuple[int, int], tuple[Tensor, Tensor, dict]] = {}
-
-    @cached_property
-    def data(self):
-        d = self.spec.data
-        return load_dataset(d.name, data_root(), False, self.device, d.normalize)
-
-    @cached_property
-    def model(self) -> torch.nn.Module:
-        model = build_model(self.spec.model.name, self.data.in_shape, self.data.num_classes)
-        return model.to(self.device)
-
-    @property
-    def iters_per_epoch(self) -> int:
-        return num_batches(len(self.data.train_x), self.spec.train.batch_size, drop_last=False)
-
-    def resolve(self, point: Point) -> Resolved:
-        return resolve(self.store, self.run_id, point)
-
-    def examples(self, opts: dict) -> tuple[Tensor, Tensor, dict]:
-        """The examples a unit measures on and a record of which: the fixed subset of the
-        training set (`data_subset`, indices recorded) or, with eval_set=train, all of it."""
-        if opts.get("eval_set") == "train":
-            return self.data.train_x, self.data.train_y, {"eval_set": "train"}
-        key = (opts["subset"], opts["seed"])
-        if key not in self._subsets:
-            x, y, idx = data_subset(self.data, size=key[0], seed=key[1])
-            idx = [int(i) for i in idx]
-            record = {"eval_set": "subset", "size": key[0], "seed": key[1], "indices": idx}
-            self._subsets[key] = (x, y, record)
-        return self._subsets[key]
-
-
 def _plain(obj: Any) -> Any:
     """Dataclasses, tensors and arrays as JSON-able lists and numbers."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -349,15 +310,17 @@ def compute_distances(ctx: Context, unit: Unit) -> dict:
 
 
 def compute_pruned_start(ctx: Context, unit: Unit) -> dict:
-    return geometry.metrics(ctx.model, ctx.resolve(unit.points["point"]).state, ctx.data)
+    state = ctx.at(unit.points["point"], unit.options).state
+    return geometry.metrics(ctx.model, state, ctx.data)
 
 
 def compute_trajectory(ctx: Context, unit: Unit) -> dict:
     x, y, record = ctx.examples(unit.options)
     ipe, rows = ctx.iters_per_epoch, []
     for it, cur_point, prev_point in unit.extra:
-        cur, prev = ctx.resolve(cur_point), ctx.resolve(prev_point)
+        cur, prev = ctx.at(cur_point, unit.options), ctx.resolve(prev_point)
         projected = M.project(prev.state, cur.mask)
+        projected = ctx.batchnorm(projected, unit.options, True, f"{prev_point} on m_L")
         for series, state in (("level L", cur.state), ("level L-1 projected", projected)):
             loss = geometry.loss(ctx.model, state, x, y)
             rows.append({"iteration": it, "epoch": it / ipe, "series": series, "train_loss": loss})
@@ -365,7 +328,7 @@ def compute_trajectory(ctx: Context, unit: Unit) -> dict:
 
 
 def compute_spectrum(ctx: Context, unit: Unit) -> dict:
-    o, r = unit.options, ctx.resolve(unit.points["point"])
+    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
     x, y, record = ctx.examples(o)
     spectrum = hessian_top(
         ctx.model,
@@ -380,11 +343,12 @@ def compute_spectrum(ctx: Context, unit: Unit) -> dict:
         device=ctx.device,
     )
     volume = log_volume(spectrum.eigenvalues, k=spectrum.k)  # k is capped at the dimension
-    return {**_plain(spectrum), "volume": _plain(volume), "data": record}
+    loss = geometry.loss(ctx.model, r.state, x, y)  # on the Hessian's own examples
+    return {**_plain(spectrum), "volume": _plain(volume), "loss": loss, "data": record}
 
 
 def compute_trace(ctx: Context, unit: Unit) -> dict:
-    o, r = unit.options, ctx.resolve(unit.points["point"])
+    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
     x, y, record = ctx.examples(o)
     trace = hutchinson_trace(
         ctx.model, r.state, r.mask, x, y, n_samples=o["samples"], seed=o["seed"], device=ctx.device
@@ -393,7 +357,7 @@ def compute_trace(ctx: Context, unit: Unit) -> dict:
 
 
 def compute_density(ctx: Context, unit: Unit) -> dict:
-    o, r = unit.options, ctx.resolve(unit.points["point"])
+    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
     x, y, record = ctx.examples(o)
     density = spectral_density(
         ctx.model,
@@ -419,7 +383,7 @@ def compute_interpolation(ctx: Context, unit: Unit) -> dict:
 
 
 def compute_landscape(ctx: Context, unit: Unit) -> dict:
-    o, r = unit.options, ctx.resolve(unit.points["point"])
+    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
     x, y, record = ctx.examples(o)
     surf = landscape.surface(ctx.model, r.state, r.mask, x, y, o["grid"], o["span"], o["seed"])
     return {**surf, "data": record}
@@ -492,8 +456,12 @@ def execute(
         else:
             ctx = ctx or Context(store, run_id, device)
             t1 = time.perf_counter()
+            ctx.recalibrated = []
             result = COMPUTE[what](ctx, unit)
-            store.save_analysis(run_id, what, key, _record(run_id, unit, result, t1, ctx.device))
+            record = _record(run_id, unit, result, t1, ctx.device)
+            if "bn_recalibrate" in unit.options:  # what was done at the unit's points
+                record["batchnorm"] = ctx.batchnorm_record(unit.options)
+            store.save_analysis(run_id, what, key, record)
             summary.computed += 1
             value = headline(what, result)
         reporter.progress(

@@ -128,6 +128,7 @@ class Option:
 _ALL = tuple(ANALYSES)
 _BRANCHED = tuple(a for a in ANALYSES if a != "trajectory")
 _SUBSET = ("trajectory", "landscape", *HESSIAN)
+_BN = ("pruned_start", "trajectory", "landscape", *HESSIAN)  # measured at a point's weights
 
 OPTIONS: dict[str, Option] = {
     "branches": Option(
@@ -219,6 +220,22 @@ OPTIONS: dict[str, Option] = {
         ("interpolation",),
         True,
         _bool,
+    ),
+    "bn_recalibrate": Option(
+        "Recompute BatchNorm running statistics on a fixed training subset before measuring: "
+        "at projected and interpolated points (projected_prev, start), at every point, or "
+        "off. Models without BatchNorm are unaffected.",
+        _BN,
+        "projected",
+        _choice("projected", "all", "off"),
+        choices=("projected", "all", "off"),
+    ),
+    "bn_subset": Option(
+        "Training examples (a fixed subset drawn with seed 0) over which BatchNorm "
+        "statistics are recomputed.",
+        _BN,
+        2048,
+        _int(1, 10_000_000),
     ),
     "grid": Option("Landscape grid points per axis.", ("landscape",), 21, _int(1, 1001)),
     "span": Option(

@@ -8,6 +8,7 @@ k = 100), the most recently computed result is the one shown.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,7 +24,7 @@ COLUMNS: dict[str, list[str]] = {
     "trajectory": ["run_id", "level", "epoch", "series", "train_loss"],
     "pruned_start": [*POINT, "train_loss", "train_acc", "test_loss", "test_acc"],
     "spectra": [*POINT, "rank", "eigenvalue"],
-    "volume": [*POINT, "k", "k_positive", "n_negative", "log_volume"],
+    "volume": [*POINT, "k", "k_positive", "n_negative", "log_volume", "loss"],
     "trace": [*POINT, "trace", "stderr"],
     "density": [*POINT, "eigenvalue", "density"],
     "interpolation": [
@@ -99,7 +100,9 @@ def _spectra(rec: dict) -> list[dict]:
 
 
 def _volume(rec: dict) -> list[dict]:
-    return [_point(rec) | rec["result"]["volume"]]
+    """The volume proxy with the loss at the point, on the Hessian's examples (NaN in
+    results computed before spectra recorded it)."""
+    return [_point(rec) | rec["result"]["volume"] | {"loss": rec["result"].get("loss", math.nan)}]
 
 
 def _trace(rec: dict) -> list[dict]:
