@@ -1,9 +1,11 @@
 """Everything the pages read, cached by the store's version so a rerun never re-reads disk.
 
 Tables are cached per (store, version, table, run): a new result bumps the version and the
-next rerun reads again; until then every rerun and every page reuses the frames. Runs that
-are training right now also key on their job's level and epoch, because per-epoch metrics
-are written without a version bump. Jobs are read fresh on every call (they are small and
+next rerun reads again; until then every rerun and every page reuses the frames. The
+metrics of a run that is training right now are cached per level instead: per-epoch metrics
+are written without a version bump, so the level its job is training keys on the job's
+epoch and is re-read once per epoch, while its other levels (finished: they change only with
+the version) are not read again. Jobs are read fresh on every call (they are small and
 live). The app only reads here and submits jobs; it never trains or computes.
 """
 
@@ -28,7 +30,9 @@ from engine.results import (
     METRIC_COLUMNS,
     SUMMARY_COLUMNS,
     layers_table,
+    level_metrics,
     metrics_table,
+    stack_metrics,
     summary_table,
 )
 from engine.settings import data_root, store_root
@@ -148,28 +152,52 @@ def runs() -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
-def _table(root: str, token: Any, name: str, run_id: str) -> pd.DataFrame:
+def _table(root: str, version: int, name: str, run_id: str) -> pd.DataFrame:
     return TABLES[name](_store(root), run_id)
 
 
-def _token(run_id: str, version: int, live: dict[str, Job]) -> Any:
-    job = live.get(run_id)
-    if job is None or job.status not in ACTIVE:
-        return version
+@st.cache_data(show_spinner=False, max_entries=4096)
+def _level_metrics(root: str, token: Any, run_id: str, branch: str, level: int) -> pd.DataFrame:
+    return level_metrics(_store(root), run_id, branch, level)
+
+
+def _training_metrics(run_id: str, version: int, job: Job) -> pd.DataFrame:
+    """The metrics of a run whose job is training: only the level in training is re-read
+    each epoch (what `level_token` says)."""
+    store = _store(root())
+    levels = [(b, lv) for b in store.branches(run_id) for lv in store.levels(run_id, b)]
+    return stack_metrics(
+        [
+            _level_metrics(root(), level_token(version, job, b, lv), run_id, b, lv)
+            for b, lv in levels
+        ]
+    )
+
+
+def level_token(version: int, job: Job, branch: str, level: int) -> Any:
+    """The cache key of one level's metrics while `job` trains its run: the level it is
+    training changes each epoch; the others only with the store's version."""
     p = job.progress or {}
-    return (version, p.get("label"), p.get("epoch"))
+    if (p.get("branch"), p.get("level")) == (branch, level):
+        return (version, p.get("epoch"))
+    return version
 
 
 def table(name: str, run_ids: list[str], live: dict[str, Job] | None = None) -> pd.DataFrame:
     """Table `name` for several runs, stacked; each run's frame is cached on its own.
 
-    `live` (run id -> its training job) makes runs that are training re-read each epoch.
+    `live` (run id -> its training job) makes the metrics of runs that are training
+    re-read each epoch, one level at a time.
     """
     v, live = version(), live or {}
     frames = []
     for r in run_ids:
+        job = live.get(r)
         try:
-            frames.append(_table(root(), _token(r, v, live), name, r))
+            if name == "metrics" and job is not None and job.status in ACTIVE:
+                frames.append(_training_metrics(r, v, job))
+            else:
+                frames.append(_table(root(), v, name, r))
         except StoreError as e:  # a damaged file: say which, show the other runs
             damaged(r, e)
     frames = [f for f in frames if len(f)]

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-from app import auth, data, selection, ui  # noqa: E402
+from app import auth, data, live, selection, ui  # noqa: E402
 from app.chartkit import run_label  # noqa: E402
 from engine.threads import worker_text  # noqa: E402
 from engine.worker import ensure_embedded_worker  # noqa: E402
@@ -140,12 +140,13 @@ def main() -> None:
         f"store `{data.root()}` · "
         + (f"{len(workers)} worker(s) on {worker_text(workers[0])}" if workers else "no worker")
     )
-    with st.sidebar:
-        ui.watch(rerun=nav.url_path in LIVE)
-    try:
-        nav.run()
-    finally:  # also when the page stops early (st.stop)
-        selection.publish()
+    where = nav.url_path or HOME  # the default page's url_path is ""
+    shown = None if where == HOME else st.session_state.get("runs")  # Home lists every run
+    with live.full_run(where in LIVE, shown):
+        try:
+            nav.run()
+        finally:  # also when the page stops early (st.stop)
+            selection.publish()
 
 
 if __name__ == "__main__":  # a session's script run

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import auth, data, selection
+from app import data, selection
 from engine.analysis.jobs import OPTIONS, options_for
 from engine.config import RunSpec, SpecError
 from engine.jobs import Job
@@ -181,7 +181,7 @@ def toggle(label: str, key: str, default: bool = False, **kw: Any) -> bool:
     return st.toggle(label, **selection.synced(key, default), **kw)
 
 
-# --- keeping pages live --------------------------------------------------------------------
+# --- after a launch (app.live queues these once training ends) ----------------------------
 def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
     """The analyses queued when a launched run finishes training, cheapest first so pages
     fill in early. The Hessian ones start light (top-20, 30 Hutchinson probes, one Lanczos
@@ -200,56 +200,6 @@ def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-WATCH_S = 3.0
-
-
 def analyse_after(run_id: str) -> None:
     """Queue every analysis of `run_id` once its training job is done."""
     data.set_follow_ups([*data.follow_ups(), run_id])
-
-
-def follow_up(all_jobs: list[Job]) -> None:
-    """Queue the first look at every run in the follow-up list whose training job is done;
-    drop the runs whose job failed or was cancelled."""
-    pending = data.follow_ups()
-    if not pending or not auth.signed_in():  # queued as the launching user, by a session of theirs
-        return
-    newest = data.run_jobs(all_jobs)
-    settled = [r for r in pending if r in newest and newest[r].status not in data.ACTIVE]
-    if not settled:
-        return
-    data.set_follow_ups([r for r in pending if r not in settled])
-    for run_id in settled:
-        if newest[run_id].status != "done" or not data.store().has_run(run_id):
-            continue  # failed, cancelled, or deleted since: nothing to analyse
-        for what, options in first_look(data.store().load_spec(run_id)):
-            try:
-                data.submit_analysis(run_id, what, **options)
-            except (SpecError, StoreError) as e:  # e.g. no level suits it: nothing to queue
-                st.toast(f"`{what}` not queued for {run_id}: {e}", icon=":material/info:")
-
-
-@st.fragment(run_every=WATCH_S)
-def watch(rerun: bool) -> None:
-    """Sidebar status of active jobs; with `rerun`, redraw the page when results change."""
-    all_jobs = data.jobs()
-    follow_up(all_jobs)
-    active = [j for j in all_jobs if j.status in data.ACTIVE]
-    active.sort(key=lambda j: j.status == "queued")  # running first, then newest
-    for job in active[:3]:
-        p = job.progress or {}
-        label = p.get("label") or job.kind
-        if job.kind == "analysis":
-            label = str((job.payload or {}).get("what", ""))
-            label += f" · level {p['level']}" if "level" in p else ""
-        st.progress(float(p.get("fraction") or 0.0), text=f"{job.status}: {label}")
-    if len(active) > 3:
-        st.caption(f"and {len(active) - 3} more jobs")
-    token = (
-        data.version(),
-        tuple((j.id, j.status, (j.progress or {}).get("epoch")) for j in active),
-    )
-    seen = st.session_state.get("_watch")
-    st.session_state["_watch"] = token
-    if rerun and seen is not None and seen != token:
-        st.rerun(scope="app")

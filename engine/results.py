@@ -69,22 +69,29 @@ def layers_table(store: Store, run_id: str) -> pd.DataFrame:
 
 def metrics_table(store: Store, run_id: str) -> pd.DataFrame:
     """Per-epoch metrics of every level of every branch, finished or still training."""
-    frames = []
-    for branch in store.branches(run_id):
-        for level in store.levels(run_id, branch):
-            lv = store.level(run_id, level, branch)
-            rows = lv.read_metrics()
-            if not rows:
-                continue
-            sparsity = _sparsity(lv)
-            frames.append(
-                pd.DataFrame(rows).assign(
-                    run_id=run_id, branch=branch, level=level, sparsity=sparsity
-                )
-            )
+    levels = [(b, lv) for b in store.branches(run_id) for lv in store.levels(run_id, b)]
+    return stack_metrics([level_metrics(store, run_id, b, lv) for b, lv in levels])
+
+
+def level_metrics(store: Store, run_id: str, branch: str, level: int) -> pd.DataFrame:
+    """One level's per-epoch metrics (no rows before its first epoch ends): what changes
+    while a run trains, so the app re-reads only this."""
+    lv = store.level(run_id, level, branch)
+    rows = lv.read_metrics()
+    if not rows:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    frame = pd.DataFrame(rows).assign(
+        run_id=run_id, branch=branch, level=level, sparsity=_sparsity(lv)
+    )
+    return frame[METRIC_COLUMNS]
+
+
+def stack_metrics(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Levels' metric frames as one table (empty, with its columns, when none has rows)."""
+    frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=METRIC_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[METRIC_COLUMNS]
+    return pd.concat(frames, ignore_index=True)
 
 
 def _sparsity(lv: LevelDir) -> float:
