@@ -134,7 +134,12 @@ def choose(
     workers: int, model: str | None = None, batch: int = 0, reserved: int = 0
 ) -> ThreadPolicy:
     """The policy for this process now: its cores, `workers` on its host, the job's model."""
-    flops = forward_flops(model, batch) if model and batch > 0 else None
+    flops = None
+    if model and batch > 0:
+        try:
+            flops = forward_flops(model, batch)
+        except Exception:  # a model the counter cannot run on meta tensors is not called small
+            flops = None
     cores, cap = usable_cores(), env_cap(os.environ)
     n = threads_for(cores, workers, flops, reserved, cap)
     small = flops is not None and flops < SMALL_BATCH_FLOPS

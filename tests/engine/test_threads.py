@@ -147,3 +147,14 @@ def test_engine_worker_restarts_itself_with_a_passive_wait_policy(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "passive wait" in out.stdout
+
+
+def test_a_model_the_counter_cannot_run_gets_the_full_share(monkeypatch):
+    def fails(model, batch):
+        raise RuntimeError("no meta kernel")
+
+    monkeypatch.setattr(threads, "forward_flops", fails)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    policy = threads.choose(1, "lenet_300_100", 60)
+    assert (policy.threads, policy.small) == (4, False)
