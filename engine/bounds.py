@@ -67,8 +67,8 @@ def capacity() -> int:
 
 def basis_bytes(request: Mapping[str, Any], dim: int) -> tuple[str, int]:
     """The option that sizes the solver's vectors, and their bytes at dimension `dim`."""
-    if request["what"] == "density":
-        rows = min(request["steps"], dim)
+    if request["what"] == "density":  # starts go as blocks of up to 8 (hessian.FORWARD_BLOCK)
+        rows = min(request["steps"] * min(request["vectors"], 8), dim)
         return "steps", math.ceil(rows / BLOCK) * BLOCK * dim * BYTES
     k = min(request["k"], dim)
     if request.get("backend") == "arpack":  # host float64; eigsh's default ncv = 2k + 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, grad, jvp
+from torch.func import functional_call, grad, jvp, vmap
 
 from engine.models import prunable_names
 
@@ -71,24 +71,27 @@ class Coordinates:
         )
 
     def pack(self, tensors: Mapping[str, Tensor]) -> Tensor:
-        """The kept entries of `tensors` (full-shape, one per parameter) as one flat vector."""
+        """The kept entries of `tensors` (one per parameter, full shape after any leading
+        batch dimensions) as flat vectors: shape (*batch, dim)."""
         parts = []
         for k, idx in self.index.items():
-            flat = tensors[k].reshape(-1)
-            parts.append(flat if idx is None else flat[idx])
-        return torch.cat(parts)
+            t = tensors[k]
+            flat = t.reshape(*t.shape[: t.dim() - len(self.shapes[k])], -1)
+            parts.append(flat if idx is None else flat[..., idx])
+        return torch.cat(parts, dim=-1)
 
     def unpack(self, vector: Tensor) -> dict[str, Tensor]:
-        """Full-shape tensors holding `vector` at the kept entries and exact zeros elsewhere."""
-        out, start = {}, 0
+        """Full-shape tensors holding `vector` (shape (*batch, dim)) at the kept entries and
+        exact zeros elsewhere, with the same leading batch dimensions."""
+        out, start, batch = {}, 0, vector.shape[:-1]
         for k, shape in self.shapes.items():
             idx = self.index[k]
             n = shape.numel() if idx is None else len(idx)
-            seg = vector[start : start + n]
+            seg = vector[..., start : start + n]
             start += n
             if idx is not None:
-                seg = vector.new_zeros(shape.numel()).index_copy_(0, idx, seg)
-            out[k] = seg.view(shape)
+                seg = vector.new_zeros(*batch, shape.numel()).index_copy_(-1, idx, seg)
+            out[k] = seg.reshape(*batch, *shape)
         return out
 
 
@@ -121,7 +124,8 @@ class HessianOperator:
 
     Built from a model (a copy supplies the architecture; its weights are never read), a
     state dict, a mask over prunable weights and the data subset `(x, y)`. Vectors live on
-    `device` in the state's floating dtype; `matvec` accepts and returns packed vectors.
+    `device` in the state's floating dtype; `matvec` accepts and returns packed vectors,
+    `matmat` rows of them, `batch` rows per pass through the graph.
     """
 
     def __init__(
@@ -135,11 +139,14 @@ class HessianOperator:
         chunk_size: int = 2048,
         mode: str = "auto",
         device: torch.device | str | None = None,
+        batch: int = 8,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
         if len(x) != len(y) or len(x) == 0:
             raise ValueError(f"need as many labels as inputs, at least one: {len(x)}, {len(y)}")
         self.device = torch.device(device) if device is not None else x.device
@@ -161,6 +168,7 @@ class HessianOperator:
             mode = "reverse" if self.device.type == "cpu" and one_chunk else "forward"
         self.mode = mode
         self.n_examples = len(x)
+        self.batch = batch
         self.n_hvp = 0
         self._graph: tuple[list[Tensor], list[Tensor]] | None = None
 
@@ -184,29 +192,47 @@ class HessianOperator:
             self._graph = (leaves, total)
         return self._graph
 
-    def _hvp_full(self, tangent: dict[str, Tensor]) -> list[Tensor]:
+    def _hvp_block(self, tangents: dict[str, Tensor]) -> list[Tensor]:
+        """H times each of a batch of full-shape tangents (leading dimension: the batch).
+
+        Forward-over-reverse takes the batch through one graph (`vmap` over `jvp`): on a CPU
+        8 tangents cost 17 ms each against 42 ms one at a time (LeNet-300-100, 1,000
+        images). The kept reverse graph is differentiated once per tangent: batching it
+        (`is_grads_batched`, or `vmap` over a `torch.func.vjp`) measured no faster there
+        (15–17 ms a product either way), so the plain loop stays.
+        """
         if self.mode == "reverse":
             leaves, g = self._reverse_graph()
-            return list(
-                torch.autograd.grad(
-                    g, leaves, grad_outputs=list(tangent.values()), retain_graph=True
-                )
-            )
+            parts = list(tangents.values())
+            rows = [
+                torch.autograd.grad(g, leaves, [t[i] for t in parts], retain_graph=True)
+                for i in range(len(parts[0]))
+            ]
+            return [torch.stack(per_leaf) for per_leaf in zip(*rows, strict=True)]
         total = None
         for xb, yb in self.chunks:
-            _, hv = jvp(
-                grad(lambda p, xb=xb, yb=yb: self.loss(p, xb, yb)), (self.point,), (tangent,)
-            )
+            loss_grad = grad(lambda p, xb=xb, yb=yb: self.loss(p, xb, yb))
+            hv = vmap(lambda t, f=loss_grad: jvp(f, (self.point,), (t,))[1])(tangents)
             total = hv if total is None else {k: total[k] + hv[k] for k in total}
         return list(total.values())
 
+    def matmat(self, vectors: Tensor) -> Tensor:
+        """`H vᵢ` for each row vᵢ of `vectors` (b × dim), up to `batch` rows per pass.
+
+        Memory grows with `batch` in forward mode: one set of activations per row.
+        """
+        vectors = vectors.to(self.device, self.dtype)
+        out = []
+        with no_tf32(self.device):
+            for rows in vectors.split(self.batch):
+                hv = self._hvp_block(self.coords.unpack(rows))
+                out.append(self.coords.pack(dict(zip(self.coords.shapes, hv, strict=True))))
+        self.n_hvp += len(vectors)
+        return torch.cat(out)
+
     def matvec(self, v: Tensor) -> Tensor:
         """`H v` restricted to the unpruned coordinates; `v` packed, any dtype or device."""
-        v = v.to(self.device, self.dtype)
-        with no_tf32(self.device):
-            hv = self._hvp_full(self.coords.unpack(v))
-        self.n_hvp += 1
-        return self.coords.pack(dict(zip(self.coords.shapes, hv, strict=True)))
+        return self.matmat(v.reshape(1, -1))[0]
 
     def random_vector(self, generator: torch.Generator, kind: str = "gaussian") -> Tensor:
         """A random packed vector drawn on the CPU from `generator` (the same on any device)."""

@@ -43,10 +43,11 @@ from engine.train import Cancelled, NullReporter, Reporter
 # reused. spectrum/density 2: full reorthogonalization (partial gave ghost eigenvalues).
 # +1 for every kind measured at a point's weights: BatchNorm recalibrated at projected points
 # (`bn_recalibrate`), recorded in each result; spectra also record their point's loss.
+# +1 for spectrum, density, trace: block Lanczos, block SLQ where products batch, Hutch++.
 VERSIONS = {
-    "spectrum": 3,
-    "density": 3,
-    "trace": 2,
+    "spectrum": 4,
+    "density": 4,
+    "trace": 3,
     "pruned_start": 2,
     "trajectory": 2,
     "landscape": 2,

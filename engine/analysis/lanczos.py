@@ -72,43 +72,58 @@ class Tridiagonal:
 
 
 class Basis:
-    """The Lanczos vectors, stored as rows of fixed-size blocks on one device."""
+    """The Lanczos vectors, stored as rows of fixed-size blocks on one device.
+
+    Serves the one-vector Lanczos here and the block Lanczos of `engine.analysis.block`:
+    vectors go in one at a time or as the rows of a matrix, and a matrix of rows is
+    orthogonalized against the basis as matrix–matrix products.
+    """
 
     def __init__(self, dim: int, dtype: torch.dtype, device: torch.device) -> None:
         self.dim, self.dtype, self.device = dim, dtype, device
         self.blocks: list[Tensor] = []
         self.size = 0
 
-    def append(self, v: Tensor) -> None:
-        if self.size % ROWS_PER_BLOCK == 0:
-            self.blocks.append(
-                torch.empty(ROWS_PER_BLOCK, self.dim, dtype=self.dtype, device=self.device)
-            )
-        self.blocks[-1][self.size % ROWS_PER_BLOCK] = v
-        self.size += 1
+    def append(self, vectors: Tensor) -> None:
+        """Add a vector, or each row of a matrix, as the next basis vectors."""
+        for v in vectors.reshape(-1, self.dim):
+            if self.size % ROWS_PER_BLOCK == 0:
+                self.blocks.append(
+                    torch.empty(ROWS_PER_BLOCK, self.dim, dtype=self.dtype, device=self.device)
+                )
+            self.blocks[-1][self.size % ROWS_PER_BLOCK] = v
+            self.size += 1
 
     def __getitem__(self, i: int) -> Tensor:
         return self.blocks[i // ROWS_PER_BLOCK][i % ROWS_PER_BLOCK]
 
-    def _project_out(self, w: Tensor) -> Tensor:
-        """Block Gram–Schmidt, in place on a copy. On a CPU the blocks are cut to 8 rows, so
-        the second read of each (for the update) hits the cache: ~20% faster on LeNet."""
+    def project_out(self, w: Tensor) -> Tensor:
+        """Block Gram–Schmidt on a copy of a vector or of the rows of a matrix. On a CPU the
+        blocks are cut to 8 rows for one vector and 16 for fewer than 16, so the second read
+        of each (for the update) hits the cache: ~20% faster on LeNet, ~30% for 4 rows."""
         w = w.clone()
-        step = 8 if self.device.type == "cpu" else ROWS_PER_BLOCK
+        rows_of_w = 1 if w.dim() == 1 else len(w)
+        step = ROWS_PER_BLOCK
+        if self.device.type == "cpu" and rows_of_w < 16:
+            step = 8 if rows_of_w == 1 else 16
         for b, block in enumerate(self.blocks):
             filled = min(ROWS_PER_BLOCK, self.size - b * ROWS_PER_BLOCK)
             for start in range(0, filled, step):
                 rows = block[start : min(start + step, filled)]
-                w.addmv_(rows.T, rows @ w, alpha=-1)
+                if w.dim() == 1:
+                    w.addmv_(rows.T, rows @ w, alpha=-1)
+                else:
+                    w.addmm_(w @ rows.T, rows, alpha=-1)
         return w
 
     def orthogonalize(self, w: Tensor) -> Tensor:
-        """w minus its projection on the basis: one pass, a second when the first cancelled
-        much of w (Daniel–Gragg–Kaufman–Stewart), which is when one pass loses accuracy."""
-        before = float(w.norm())
-        w = self._project_out(w)
-        if float(w.norm()) < DGKS * before:
-            w = self._project_out(w)
+        """w (a vector, or rows) minus its projection on the basis: one pass, a second when
+        the first cancelled much of any row (Daniel–Gragg–Kaufman–Stewart), which is when
+        one pass loses accuracy."""
+        before = w.norm(dim=-1)
+        w = self.project_out(w)
+        if bool((w.norm(dim=-1) < DGKS * before).any()):
+            w = self.project_out(w)
         return w
 
 

@@ -21,6 +21,7 @@ from engine.analysis.hessian import (
     top_eigenvalues,
 )
 from engine.analysis.hvp import HessianOperator, no_tf32
+from engine.analysis.trace import split
 from engine.analysis.volume import log_volume
 from engine.data.bundle import DataBundle
 from engine.models import prunable_names
@@ -99,15 +100,18 @@ def rel(a, b) -> float:
 def test_product_matches_dense_hessian(kind, mode):
     model, state, mask, x, y = setup(kind)
     h = dense_hessian(model, state, mask, x, y)
-    op = HessianOperator(model, state, mask, x, y, chunk_size=40, mode=mode)
+    op = HessianOperator(model, state, mask, x, y, chunk_size=40, mode=mode, batch=3)
     assert op.dim == h.shape[0] < sum(p.numel() for p in model.parameters())
     v = torch.randn(op.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(op.matvec(v), h @ v, rtol=1e-10, atol=1e-12)
     assert op.n_hvp == 1
+    rows = torch.randn(7, op.dim, dtype=torch.float64)  # passes of 3, 3 and 1 rows
+    assert torch.allclose(op.matmat(rows), rows @ h, rtol=1e-10, atol=1e-12)
+    assert op.n_hvp == 8
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv"])
-@pytest.mark.parametrize("backend", ["lanczos", "arpack"])
+@pytest.mark.parametrize("backend", ["lanczos", "lanczos1", "arpack"])
 def test_top_k_matches_dense_eigvalsh(kind, backend):
     model, state, mask, x, y = setup(kind)
     ref = dense_eigenvalues(model, state, mask, x, y)
@@ -197,15 +201,70 @@ def test_pyhessian_agrees_with_lanczos_on_top_5():
     assert rel(ours.eigenvalues, ref[:5]) < 1e-4
 
 
-def test_hutchinson_trace_within_its_standard_error():
+def wide_mlp():
+    """(model, state, mask, x, y): 462 parameters, 20% of weights pruned: 367 coordinates,
+    enough for a top-100 that is not the whole space."""
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 24), nn.Tanh(), nn.Linear(24, 6)).double()
+    x = torch.randn(96, 12, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 6, (96,), generator=g)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    mask = {
+        k: (torch.rand(state[k].shape, generator=g) >= 0.2).double() for k in prunable_names(model)
+    }
+    return model, state, mask, x, y
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-10])
+def test_top_100_agrees_with_arpack_and_dense_at_tight_tolerances(tol):
+    model, state, mask, x, y = wide_mlp()
+    ref = dense_eigenvalues(model, state, mask, x, y)[:100]
+    ours = top_eigenvalues(model, state, mask, x, y, k=100, tol=tol)
+    arpack = top_eigenvalues(model, state, mask, x, y, k=100, backend="arpack", tol=tol)
+    assert ours.converged and ours.k == 100 and ours.n_hvp < ours.dim == 367
+    assert rel(ours.eigenvalues, arpack.eigenvalues) < tol
+    assert rel(ours.eigenvalues, ref) < tol and rel(arpack.eigenvalues, ref) < tol
+
+
+def _signs(gen: torch.Generator, count: int, dim: int) -> np.ndarray:
+    """The Rademacher rows `HessianOperator.random_vector` draws from `gen`, in order."""
+    rows = [torch.randint(0, 2, (dim,), generator=gen).double() * 2 - 1 for _ in range(count)]
+    return torch.stack(rows).numpy() if rows else np.zeros((0, dim))
+
+
+@pytest.mark.parametrize("method", ["hutch++", "hutchinson"])
+def test_trace_estimators_match_their_definition_on_the_dense_hessian(method):
+    """Each estimate recomputed from the dense Hessian and the same random signs by numpy:
+    Hutch++ is tr(QᵀHQ) for Q = orth(H S) plus Hutchinson on (I − QQᵀ) H (I − QQᵀ)."""
     model, state, mask, x, y = setup("conv")
-    exact = float(torch.trace(dense_hessian(model, state, mask, x, y)))
-    t = hutchinson_trace(model, state, mask, x, y, n_samples=400, seed=3)
-    assert t.n_samples == len(t.samples) == 400
-    assert 0 < t.stderr < 0.2 * abs(exact)
+    h = dense_hessian(model, state, mask, x, y).numpy()
+    t = hutchinson_trace(model, state, mask, x, y, n_samples=30, seed=3, method=method)
+    rank, probes = split(30, len(h)) if method == "hutch++" else (0, 30)
+    gen = torch.Generator().manual_seed(3)
+    sketch, g = _signs(gen, rank, len(h)), _signs(gen, probes, len(h))
+    q = np.linalg.qr(h @ sketch.T)[0] if rank else np.zeros((len(h), 0))
+    low = np.trace(q.T @ h @ q)
+    rest = g.T - q @ (q.T @ g.T)
+    z = np.einsum("ij,ik,kj->j", rest, h, rest)
+    assert (t.method, t.rank, t.n_samples, len(t.samples)) == (method, rank, 30, probes)
+    assert np.allclose(t.samples, z, rtol=1e-9) and t.low_rank == pytest.approx(low, rel=1e-9)
+    assert t.mean == pytest.approx(low + z.mean(), rel=1e-9)
+    assert t.stderr == pytest.approx(z.std(ddof=1) / np.sqrt(probes), rel=1e-9)
+
+
+def test_hutchpp_trace_against_the_exact_trace():
+    model, state, mask, x, y = setup("conv")
+    h = dense_hessian(model, state, mask, x, y)
+    exact = float(torch.trace(h))
+    t = hutchinson_trace(model, state, mask, x, y, n_samples=60, seed=3)
+    assert t.rank == 20 and 0 < t.stderr < 0.05 * abs(exact)
     assert abs(t.mean - exact) < 4 * t.stderr
-    again = hutchinson_trace(model, state, mask, x, y, n_samples=400, seed=3)
-    assert again.samples == t.samples  # the probes are fixed by the seed
+    assert hutchinson_trace(model, state, mask, x, y, n_samples=60, seed=3).samples == t.samples
+    # a sketch as wide as the space holds all of H: the estimate is the trace itself
+    whole = hutchinson_trace(model, state, mask, x, y, n_samples=3 * len(h) + 2, seed=1)
+    assert whole.rank == len(h) and whole.mean == pytest.approx(exact, rel=1e-10)
+    assert whole.stderr < 1e-10 * abs(exact)
 
 
 def test_density_integrates_to_one_where_the_eigenvalues_are():
@@ -233,6 +292,23 @@ def test_density_with_few_steps_keeps_mass_inside_the_spectrum():
     assert d.sigma == 0.01 and d.steps == 15
     inside = (grid >= ref.min() - 0.05) & (grid <= ref.max() + 0.05)
     assert np.trapezoid(rho * inside, grid) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_density_in_blocks_is_block_gauss_quadrature_of_each_start():
+    """Forward mode takes the start vectors as one block: each one's weights still sum to 1,
+    and its quadrature gives vᵀHv/‖v‖² and vᵀH²v/‖v‖² exactly (degree < 2·steps), here
+    against the dense Hessian and the same random signs."""
+    model, state, mask, x, y = setup("mlp")
+    h = dense_hessian(model, state, mask, x, y).numpy()
+    d = spectral_density(model, state, mask, x, y, n_vectors=3, steps=2, seed=1, mode="forward")
+    v = _signs(torch.Generator().manual_seed(1), 3, len(h))
+    assert len(d.nodes[0]) == 6 and d.nodes[0] == d.nodes[2]  # one block of 3, 2 steps
+    for i, (nodes, weights) in enumerate(zip(d.nodes, d.weights, strict=True)):
+        theta, w = np.array(nodes), np.array(weights)
+        assert w.sum() == pytest.approx(1.0)
+        for p in (1, 2, 3):
+            exact = v[i] @ np.linalg.matrix_power(h, p) @ v[i] / len(h)
+            assert w @ theta**p == pytest.approx(exact, rel=1e-9)
 
 
 def test_log_volume_by_hand():
@@ -294,3 +370,9 @@ def test_bad_requests_are_refused():
         top_eigenvalues(model, state, mask, x, y, params="biases")
     with pytest.raises(ValueError, match="not prunable"):
         top_eigenvalues(model, state, {"0.bias": torch.ones(16)}, x, y)
+    with pytest.raises(ValueError, match="block"):
+        top_eigenvalues(model, state, mask, x, y, block=0)
+    with pytest.raises(ValueError, match="method"):
+        hutchinson_trace(model, state, mask, x, y, method="hutch+")
+    with pytest.raises(ValueError, match="at least 2 products"):
+        hutchinson_trace(model, state, mask, x, y, n_samples=1)
