@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -211,3 +212,14 @@ def test_the_image_listens_on_every_interface_in_hosted_mode(image):
         "-m", "engine.settings", "address",
     )  # fmt: skip
     assert address == "0.0.0.0"
+
+
+def test_a_torch_variant_other_than_cuda_or_cpu_is_refused_in_one_line(image):
+    """The steps before the torch install are cached, so this costs seconds."""
+    done = subprocess.run(
+        ["docker", "build", "--force-rm", "--network", "host",
+         "--build-arg", f"BASE={dockerkit.BASE}", "--build-arg", "TORCH=rocm", str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "TORCH=rocm: use cuda or cpu" in done.stdout + done.stderr

@@ -170,6 +170,7 @@ def test_compose_reserves_gpus_and_needs_the_token():
     [device] = service["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
     assert "8501:8501" in service["ports"]
+    assert service["build"] == {"context": ".", "args": {"TORCH": "cuda"}}
     assert "?" in service["environment"]["IMP_LAB_TOKEN"]  # compose refuses to start without
     assert {v.split(":")[1] for v in service["volumes"]} == {"/store", "/data"}
 
