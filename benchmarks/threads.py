@@ -1,7 +1,7 @@
 """Thread pile-ups: the demo's training beside one busy process, against its quiet time.
 
     .venv/bin/python benchmarks/threads.py [--levels 2 --length 8ep --baselines one_shot]
-        [--no-default] [--quick]
+        [--repeat 3] [--no-default] [--quick]
 
 By default a shortened demo (the demo preset with 2 IMP levels and the one-shot baseline:
 the variant measured in issue 17, 18 s quiet on main) is trained in a fresh store each time,
@@ -14,9 +14,10 @@ busy process (`while True: pass`) and alone; one JSON line each way, busy agains
   OpenMP's default (active) wait, as `main` trained before the policy (skip with
   --no-default: beside a busy process it is the slow one).
 
-Every line carries the 1-minute load average before and after: another session's work on
-a shared machine makes a "quiet" time anything but quiet. --quick trains one level of 20
-iterations (the suite's smoke size).
+Quiet and busy alternate `--repeat` times (3) and each line gives the medians, every
+sample, and the 1-minute load average before the first pair and after each: another
+session's work on a shared machine makes a "quiet" time anything but quiet. --quick trains
+one level of 20 iterations, once (the suite's smoke size).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,18 +86,16 @@ def with_defaults(spec: RunSpec, root: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def timed(train, spec: RunSpec, busy: bool) -> tuple[float, dict[str, float]]:
-    """`train(spec, store)` in a fresh store, beside a busy process or not; with the load."""
-    before = os.getloadavg()[0]
+def timed(train, spec: RunSpec, busy: bool) -> float:
+    """`train(spec, store)` in a fresh store, beside a busy process or not."""
     hog = subprocess.Popen(BUSY) if busy else None
     try:
         with tempfile.TemporaryDirectory(prefix="imp-lab-threads-") as tmp:
-            seconds = train(spec, Path(tmp) / "store")
+            return train(spec, Path(tmp) / "store")
     finally:
         if hog is not None:
             hog.kill()
             hog.wait()
-    return seconds, {"load_before": round(before, 2), "load_after": round(os.getloadavg()[0], 2)}
 
 
 def shortened(levels: int, length: str, baselines: tuple[str, ...]) -> RunSpec:
@@ -113,26 +113,32 @@ def main() -> None:
     p.add_argument("--length", default="8ep")
     p.add_argument("--baselines", default="one_shot", help="comma-separated; '' for none")
     p.add_argument("--no-default", action="store_true", help="skip torch's default threads")
+    p.add_argument("--repeat", type=int, default=3, help="quiet/busy pairs (medians)")
     p.add_argument("--quick", action="store_true", help="1 level of 20 iterations, no baseline")
     args = p.parse_args()
     if args.quick:
-        args.levels, args.length, args.baselines = 1, "20it", ""
+        args.levels, args.length, args.baselines, args.repeat = 1, "20it", "", 1
     kinds = tuple(k for k in args.baselines.split(",") if k)
     spec = shortened(args.levels, args.length, kinds)
     what = {"demo": f"{args.levels} levels x {args.length}, baselines {list(kinds)}"}
     ways = [("policy", with_policy)] + ([] if args.no_default else [("default", with_defaults)])
     for name, train in ways:
-        quiet, q_load = timed(train, spec, busy=False)
-        busy, b_load = timed(train, spec, busy=True)
+        loads, quiet, busy = [os.getloadavg()[0]], [], []
+        for _ in range(args.repeat):  # interleaved, so a neighbour's burst hits both sides
+            quiet.append(timed(train, spec, busy=False))
+            busy.append(timed(train, spec, busy=True))
+            loads.append(os.getloadavg()[0])
         label = "worker thread policy" if name == "policy" else "torch default threads"
         emit(
             f"demo beside one busy process, {label}",
-            busy,
+            statistics.median(busy),
             "s",
-            f"the same, quiet (load {q_load['load_before']} -> {q_load['load_after']})",
-            quiet,
+            "the same, quiet",
+            statistics.median(quiet),
             **what,
-            **b_load,
+            busy_s=[round(t, 2) for t in busy],
+            quiet_s=[round(t, 2) for t in quiet],
+            load_1m=[round(x, 2) for x in loads],
             cores=len(os.sched_getaffinity(0)),
         )
 
