@@ -4,9 +4,9 @@ A fragment in the sidebar (`watch`) shows the active jobs every `WATCH_S` second
 for a rerun of the whole app when what the current page shows has changed. It used to run
 that check inline in every full script run too, before the page was drawn, against the
 state seen by its previous run, and to count any job's epoch: a run that opened a page while
-a demo trained restarted itself before drawing whenever an epoch had ended since (measured:
-up to six restarts in a row before a page drew, 148 s to Baselines' first chart on a loaded
-machine). Now:
+a demo trained restarted itself before drawing whenever an epoch had ended since (measured
+in Chromium: up to five restarts before one page drew, 3-7 in 4 visits of a page; issue 13
+saw 148 s to Baselines' first chart on a loaded machine). Now:
 
 - a full run never asks for a rerun: it only notes what its page is drawn from
   (`page_token`) and how long it took;
