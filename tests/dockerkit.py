@@ -17,6 +17,7 @@ import functools
 import hashlib
 import http.server
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -75,20 +76,24 @@ def base_problem() -> str | None:
     return f"no {BASE} image and no debootstrap to make it (apt-get install debootstrap)"
 
 
+def must(cmd: list[str], what: str) -> None:
+    """Run `cmd` (up to BUILD_TIMEOUT_S); when it fails, raise with `what` and its last lines."""
+    done = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT_S
+    )
+    if done.returncode:
+        tail = "\n".join(done.stdout.splitlines()[-20:])
+        raise AssertionError(f"{what} failed (exit {done.returncode}):\n{tail}")
+
+
 def ensure_base() -> str:
-    """The Debian bookworm base (minbase, no Python): made once, about two minutes."""
+    """The Debian bookworm base (minbase, no Python): made once, in a minute or two."""
     if not image_exists(BASE):
         with tempfile.TemporaryDirectory(prefix="imp-lab-base-") as tmp:
             rootfs = Path(tmp) / "rootfs"
-            subprocess.run(
-                ["debootstrap", "--variant=minbase", "bookworm", str(rootfs)],
-                check=True,
-                capture_output=True,
-                timeout=1200,
-            )
-            tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-            subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True)
-            tar.wait()
+            must(["debootstrap", "--variant=minbase", "bookworm", str(rootfs)], "debootstrap")
+            pipe = f"tar -C {shlex.quote(str(rootfs))} -c . | docker import - {BASE}"
+            must(["bash", "-o", "pipefail", "-c", pipe], "docker import")
     return BASE
 
 
@@ -99,11 +104,8 @@ def ensure_wheelhouse(requirements: Path) -> Path:
     stamp = hashlib.sha256(requirements.read_bytes()).hexdigest()
     if not (marker.is_file() and marker.read_text() == stamp):
         WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "-q", "-r", str(requirements),
-             "-w", str(WHEELHOUSE)],
-            check=True, timeout=BUILD_TIMEOUT_S,
-        )  # fmt: skip
+        pip = [sys.executable, "-m", "pip", "wheel", "-q", "-r", str(requirements)]
+        must([*pip, "-w", str(WHEELHOUSE)], "pip wheel")
         marker.write_text(stamp)
     return WHEELHOUSE
 
