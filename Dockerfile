@@ -1,7 +1,7 @@
 # IMP Lab for a shared GPU server: the app and one worker per visible GPU in one container.
 # Build arguments (README, "Hosting with Docker"):
 #   BASE   the base image: python:3.11-slim, or any Debian-based image with bash (one without
-#          Python 3.11 gets Debian's python3 and python3-venv)
+#          python3 gets Debian's python3 and python3-venv; older than 3.11 is refused)
 #   TORCH  cuda (default): PyPI's torch, CUDA-capable on x86_64 (it brings its CUDA libraries;
 #          the host needs only the NVIDIA driver and the container toolkit);
 #          cpu: torch's CPU wheels from TORCH_CPU_INDEX, for a server without GPUs
