@@ -52,6 +52,8 @@ TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
     "interpolation": analysis_tables.interpolation_table,
     "barrier": analysis_tables.barrier_table,
     "landscape": analysis_tables.landscape_table,
+    "loss_matched": analysis_tables.loss_matched_table,  # the controls (app.control_charts)
+    "instability": analysis_tables.instability_table,
 }
 COLUMNS = {
     "metrics": METRIC_COLUMNS,

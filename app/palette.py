@@ -42,7 +42,14 @@ TRAJECTORY_NAMES = dict(zip(("level L", "level L-1 projected"), TRAJECTORIES, st
 # Interpolation paths ending at min_L, by where they start.
 PATHS: dict[str, str] = {"Pr_L(min_(L−1)) → min_L": ORANGE, "min_(L−1) → min_L": RED}
 
-SERIES: dict[str, str] = {**METHODS, **POINTS, **DISTANCES, **TRAJECTORIES, **PATHS}
+# The controls (engine.claim_controls, engine.analysis.instability): the loss-matched point of
+# level L's trajectory, and the path between the two copies of a level.
+LOSS_MATCHED = "loss-matched point of level L"
+CONTROLS: dict[str, str] = {LOSS_MATCHED: "#bcbd22", "min_L ↔ copy B (instability)": "#393b79"}
+
+SERIES: dict[str, str] = {
+    **METHODS, **POINTS, **DISTANCES, **TRAJECTORIES, **PATHS, **CONTROLS
+}  # fmt: skip
 OTHER = GREY  # a series the app does not know (a user-named interpolation path)
 
 # Levels by sparsity: viridis from dark purple (0% pruned) to teal, without its pale green

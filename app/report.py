@@ -9,7 +9,7 @@ show the mean over seeds as a line and the min–max over seeds as a band.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import altair as alt
@@ -29,6 +29,7 @@ from app.chartkit import (
 )
 from app.chartkit import title as chart_title
 from app.claim_charts import claim_figures, figure_name
+from app.control_charts import control_figures, control_sections
 from app.export import to_csv, to_png, to_svg
 from engine import atomic
 from engine.analysis import tables
@@ -45,6 +46,11 @@ READERS = {  # every stored table the figures and the claims read, gathered once
     "trajectory": tables.trajectory_table,
     "spectra": tables.spectra_table,
     "volume": tables.volume_table,
+    # the controls (app.control_charts, engine.claim_controls)
+    "loss_matched": tables.loss_matched_table,
+    "barrier": tables.barrier_table,
+    "instability": tables.instability_table,
+    "batchnorm": tables.batchnorm_table,
 }
 
 
@@ -62,6 +68,7 @@ class Report:
     figures: list[Figure]
     claims: list[Claim]
     markdown: Path
+    sections: list[str] = field(default_factory=list)  # Markdown before the figures
 
     def claims_frame(self) -> pd.DataFrame:
         return claims_frame(self.claims)
@@ -218,7 +225,8 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
     at = baseline_levels(store, groups)
     claims = evaluate_claims(data, group_specs(store, groups))
     figures = []
-    drawn = {**_figures(data, at), **claim_figures(claims, list(groups))}
+    drawn = {**_figures(data, at), **control_figures(data)}
+    drawn |= claim_figures(claims, list(groups))
     for name, (title, table, chart) in drawn.items():
         files = {"csv": out / f"{name}.csv", "png": out / f"{name}.png", "svg": out / f"{name}.svg"}
         atomic.write_text(files["csv"], to_csv(table))
@@ -230,6 +238,7 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
             atomic.write_text(out / "claims" / f"{c.id}-{i}.csv", to_csv(c.table))
             atomic.write_text(out / "claims" / f"{c.id}-{i}-levels.csv", to_csv(c.levels))
     report = Report(out, groups, figures, claims, out / "report.md")
+    report.sections = control_sections(data, list(groups))
     atomic.write_text(report.markdown, markdown(store, report))
     return report
 
@@ -297,6 +306,7 @@ def markdown(store: Store, report: Report) -> str:
         name = figure_name(c.figure, index[c.group])
         lines += _claim_section(c, by_name.get(name), name not in drawn, report.out_dir)
         drawn.add(name)
+    lines += report.sections
     lines += ["## Figures", ""]
     for f in [f for f in report.figures if f.name not in drawn]:
         rel = {k: p.relative_to(report.out_dir) for k, p in f.files.items()}

@@ -197,7 +197,8 @@ def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
         ("density", {"vectors": 1, "steps": 40}),
         ("landscape", {"levels": str(spec.prune.levels)}),
         ("interpolation", {}),
-    ]
+        ("loss_matched", {"k": 20}),
+    ]  # not the analyses that train networks (TRAINS: instability), which the pages offer
 
 
 def analyse_after(run_id: str) -> None:

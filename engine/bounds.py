@@ -81,12 +81,12 @@ def basis_bytes(request: Mapping[str, Any], dim: int) -> tuple[str, int]:
 
 def check_analysis(store: Store, request: Mapping[str, Any]) -> None:
     """Raise SpecError naming the option when a normalised request exceeds a bound."""
-    if request["what"] not in ("spectrum", "density"):
+    if request["what"] not in ("spectrum", "density", "loss_matched"):
         return
     dims = dimensions(store, request["run_id"], request["levels"])
     if not dims:
         return
-    if request["what"] == "spectrum":
+    if request["what"] != "density":  # a top-k: the spectrum, or the loss-matched control's
         where, smallest = min(dims.items(), key=lambda kv: kv[1])
         if request["k"] > smallest:
             raise SpecError(

@@ -128,7 +128,7 @@ def ft_budget(spec: RunSpec) -> str:
 
 
 # --- claims ---------------------------------------------------------------------------------
-def _pairs(df: pd.DataFrame, values: str, a: str, b: str, names: tuple[str, str], sign: int):
+def paired(df: pd.DataFrame, values: str, a: str, b: str, names: tuple[str, str], sign: int):
     """Per (seed, level) of `df` (columns seed, level, `values`, and `what` naming the
     point): the values at `a` and `b`, renamed to `names`, and effect = sign · (a − b)."""
     cols = ["seed", "level", *names, "effect"]
@@ -142,7 +142,7 @@ def _pairs(df: pd.DataFrame, values: str, a: str, b: str, names: tuple[str, str]
     return out.assign(effect=sign * (out[names[0]] - out[names[1]]))[cols]
 
 
-def _claim(
+def make_claim(
     cid: str,
     group: str,
     statement: str,
@@ -187,10 +187,10 @@ def claim_c1(summary: pd.DataFrame, group: str, spec: RunSpec, sparsity) -> list
         for b in spec.baselines.kinds:
             label = METHOD_LABELS[b]
             d = s.rename(columns={"branch": "what"}) if len(s) else s
-            table = _pairs(d, metric, "imp", b, (f"imp_{metric}", f"{b}_{metric}"), sign)
+            table = paired(d, metric, "imp", b, (f"imp_{metric}", f"{b}_{metric}"), sign)
             diff = f"{name}, IMP-WR − {{}}" if sign > 0 else f"{name}, {{}} − IMP-WR"
             out.append(
-                _claim(
+                make_claim(
                     f"C1-{metric}-{b}",
                     group,
                     f"IMP-WR's solutions have {better} {name} than {label}'s at the same "
@@ -222,8 +222,8 @@ def claim_c2(distances: pd.DataFrame, group: str, sparsity) -> Claim:
             & (~d["normalised"].astype(bool))
         ].rename(columns={"to": "what"})
     names = ("to_projected_prev", "to_min_L")
-    table = _pairs(d, "distance", "projected_prev", "solution", names, 1)
-    return _claim("C2", group, C2_TEXT, C2_EFFECT, table, sparsity, axis=C2_AXIS)
+    table = paired(d, "distance", "projected_prev", "solution", names, 1)
+    return make_claim("C2", group, C2_TEXT, C2_EFFECT, table, sparsity, axis=C2_AXIS)
 
 
 # key -> (statement, +1 if larger at min_L is the claim's direction, tested). The three are
@@ -254,10 +254,10 @@ def claim_c3(spectra: pd.DataFrame, volume: pd.DataFrame, group: str, sparsity) 
     out = []
     for key, (text, sign, tested) in C3.items():
         names = (f"{key}_min_L", f"{key}_projected")
-        table = _pairs(per_point, key, "solution", "projected_prev", names, sign)
+        table = paired(per_point, key, "solution", "projected_prev", names, sign)
         pair = "min_L − Pr_L(min_(L−1))" if sign > 0 else "Pr_L(min_(L−1)) − min_L"
         out.append(
-            _claim(f"C3-{key}", group, text, f"{key}, {pair}", table, sparsity, tested=tested)
+            make_claim(f"C3-{key}", group, text, f"{key}, {pair}", table, sparsity, tested=tested)
         )
     return out
 
@@ -315,15 +315,17 @@ def judge(claims: list[Claim]) -> list[Claim]:
 
 
 def evaluate_claims(data: Mapping[str, pd.DataFrame], specs: Mapping[str, RunSpec]) -> list[Claim]:
-    """C1 (per baseline and metric), C2 and C3 for every group of `specs` (`group_specs`),
-    from the `gather`ed tables "summary", "distances", "spectra" and "volume", judged
-    together (one Holm family per report)."""
+    """C1 (per baseline and metric), C2, C3 and the claims of `engine.claim_controls` (C3's
+    loss-matched control, C4, the barriers) for every group of `specs` (`group_specs`), from
+    the `gather`ed tables ("summary", "distances", "spectra", "volume", and those the
+    controls read where present), judged together (one Holm family per report)."""
     claims: list[Claim] = []
     for group, spec in specs.items():
         sparsity = level_sparsity(data["summary"], group)
         claims += claim_c1(data["summary"], group, spec, sparsity)
         claims.append(claim_c2(data["distances"], group, sparsity))
         claims += claim_c3(data["spectra"], data["volume"], group, sparsity)
+        claims += controls.control_claims(data, group, sparsity)
     return judge(claims)
 
 
@@ -333,3 +335,7 @@ def claims_frame(claims: list[Claim]) -> pd.DataFrame:
     return pd.DataFrame(
         [{c: getattr(cl, c) for c in CLAIM_COLUMNS} for cl in claims], columns=CLAIM_COLUMNS
     )
+
+
+# Last: the controls build their claims with this module's `make_claim` and `paired`.
+from engine import claim_controls as controls  # noqa: E402

@@ -40,7 +40,8 @@ def check_request(
     if kind == "reproduce":
         from engine.reproduce import experiment_spec  # engine.reproduce imports the queue
 
-        check_run(limits, experiment_spec(payload["experiment"], payload["seed"]), data_folder)
+        spec = experiment_spec(payload["experiment"], payload["seed"], payload.get("smoke", False))
+        check_run(limits, spec, data_folder)
     limits.check("max_hessian_k", payload.get("k"), "Hessian top-k")
     limits.check("max_subset", payload.get("subset"), "the data subset size")
     if payload.get("eval_set") == "train" and limits.max_subset is not None:

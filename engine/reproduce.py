@@ -1,6 +1,8 @@
 """The "reproduce" job: train one seed of a `REPRODUCE` experiment, then every analysis behind
 Figures 1-5 of the paper (distances, projected trajectories, pruned starts, Hessian spectra at
-min_L and Pr_L(min_(L−1)) for every IMP level and at the baselines' solutions).
+min_L and Pr_L(min_(L−1)) for every IMP level and at the baselines' solutions) and the controls
+beside them (the loss-matched control of C3, interpolation between Pr_L(min_(L−1)) and min_L
+and between successive levels, and the instability of every level).
 
 Training resumes from the store and every analysis unit is cached, so submitting the same
 payload again after an interruption only computes what is missing. The Hessian options (k,
@@ -22,13 +24,24 @@ from engine.store import Store
 if TYPE_CHECKING:
     from engine.train import Reporter
 
-# Hessian sizes that fit a CPU budget: ~15 s per point for LeNet at k=100 on 2 cores, so
-# k=20; Conv-2 has 3.2M weights and slow HVPs, so smaller still. Unlisted experiments: FALLBACK.
+# Hessian sizes: the paper's top-100 where the budget allows it (LeNet: ~15 s per point on 2
+# CPU cores; the CIFAR experiments run on a GPU); Conv-2 has 3.3M weights and slow HVPs on a
+# CPU (docs/reproduction/README.md). Unlisted experiments: FALLBACK.
 HESSIAN_DEFAULTS: dict[str, dict[str, int]] = {
-    "lenet-mnist5k": {"k": 20, "subset": 1000},
+    "lenet-mnist5k": {"k": 100, "subset": 1000},
     "conv2-mnist5k": {"k": 10, "subset": 256},
+    "paper-resnet20-cifar10": {"k": 100, "subset": 2048},
+    "paper-vgg16-cifar10": {"k": 100, "subset": 2048},
 }
 FALLBACK = {"k": 20, "subset": 1000}
+SEEDS: dict[str, tuple[int, ...]] = {  # the seeds `reproduce` and `report` use by default
+    "lenet-mnist5k": (0, 1, 2, 3, 4),
+    "conv2-mnist5k": (0, 1, 2, 3, 4),
+}
+DEFAULT_SEEDS = (0, 1, 2)
+# `--smoke`: one short level of an experiment on synthetic data of its shape, on a CPU
+SMOKE_DATA = {(3, 32, 32): "synthetic_cifar10_small", (1, 28, 28): "synthetic_tiny"}
+SMOKE_HESSIAN = {"k": 2, "subset": 16}
 
 
 def _analyses():
@@ -54,32 +67,60 @@ def parse_seeds(text: str | list | tuple, name: str = "seeds") -> tuple[int, ...
     return tuple(out)
 
 
-def experiment_spec(name: str, seed: int) -> RunSpec:
-    """The run of `name` for one seed, reading data from this installation's data folder
-    (where data lives is not part of the run id)."""
+def default_seeds(name: str) -> tuple[int, ...]:
+    return SEEDS.get(name, DEFAULT_SEEDS)
+
+
+def smoke_spec(spec: RunSpec) -> RunSpec:
+    """`spec` cut to one short level on synthetic data of its data set's shape: the same
+    model, optimizer, schedule kind, pruning and baselines, two epochs of a few images, the
+    rewind at iteration 1 and a checkpoint every epoch. A test of the pipeline, not a result."""
+    from engine.work_plan import data_shape
+
+    shape = data_shape(spec.data.name)[0]
+    data = spec.data.replace(name=SMOKE_DATA.get(shape, "synthetic_cifar10_small"))
+    train = spec.train.replace(
+        length="2ep", batch_size=64, milestones=("1ep",), warmup="0it", checkpoint_every=1
+    )
+    prune = spec.prune.replace(levels=1, rewind="1it")
+    return spec.replace(data=data, train=train, prune=prune)
+
+
+def experiment_spec(name: str, seed: int, smoke: bool = False) -> RunSpec:
+    """The run of `name` for one seed (its smoke version with `smoke`), reading data from this
+    installation's data folder (where data lives is not part of the run id)."""
     spec = reproduce_specs(name, (seed,))[0]
+    spec = smoke_spec(spec) if smoke else spec
     return spec.replace(data=spec.data.replace(root=str(Path(data_root()).resolve())))
 
 
-def run_ids(name: str, seeds: tuple[int, ...]) -> list[str]:
-    return [experiment_spec(name, s).run_id for s in seeds]
+def run_ids(name: str, seeds: tuple[int, ...], smoke: bool = False) -> list[str]:
+    return [experiment_spec(name, s, smoke).run_id for s in seeds]
 
 
 def normalize_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """`{"experiment", "seed", "k", "subset"}` checked, with the experiment's defaults filled."""
+    """`{"experiment", "seed", "k", "subset", "smoke"}` checked, with the experiment's defaults
+    filled (`smoke` only where it is true, so other payloads keep their job keys)."""
     name = payload.get("experiment")
     if name not in REPRODUCE:
         raise SpecError(
             "experiment", f"unknown experiment {name!r}; choose one of: {', '.join(REPRODUCE)}"
         )
-    unknown = sorted(set(payload) - {"experiment", "seed", "k", "subset"})
+    unknown = sorted(set(payload) - {"experiment", "seed", "k", "subset", "smoke"})
     if unknown:
-        raise SpecError(unknown[0], "is not a reproduce option; use experiment, seed, k, subset")
+        raise SpecError(
+            unknown[0], "is not a reproduce option; use experiment, seed, k, subset, smoke"
+        )
     out: dict[str, Any] = {
         "experiment": name,
         "seed": parse_seeds([payload.get("seed", 0)], "seed")[0],
     }
-    defaults = HESSIAN_DEFAULTS.get(name, FALLBACK)
+    smoke = payload.get("smoke", False)
+    if not isinstance(smoke, bool):
+        raise SpecError("smoke", f"{smoke!r} is not true/false")
+    if smoke:
+        out["smoke"] = True
+    defaults = SMOKE_HESSIAN if smoke else HESSIAN_DEFAULTS.get(name, FALLBACK)
     for opt in ("k", "subset"):
         value = payload.get(opt)
         out[opt] = _analyses().OPTIONS[opt].parse(opt, defaults[opt] if value is None else value)
@@ -87,7 +128,9 @@ def normalize_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def analysis_requests(store: Store, run_id: str, k: int, subset: int) -> list[dict[str, Any]]:
-    """Every analysis behind Figures 3-5 for a finished run (Figs. 1-2 read training logs)."""
+    """Every analysis behind Figures 3-5 for a finished run (Figs. 1-2 read training logs),
+    the loss-matched control, the interpolations (Pr_L(min_(L−1)) to min_L, and successive
+    levels) and the instability copies."""
     spec = store.load_spec(run_id)
     hessian = {"k": k, "subset": subset}
     out: list[dict[str, Any]] = [
@@ -95,6 +138,9 @@ def analysis_requests(store: Store, run_id: str, k: int, subset: int) -> list[di
         {"run_id": run_id, "what": "trajectory", "subset": subset},
         {"run_id": run_id, "what": "pruned_start"},
         {"run_id": run_id, "what": "spectrum", **hessian},
+        {"run_id": run_id, "what": "loss_matched", **hessian},
+        {"run_id": run_id, "what": "interpolation"},
+        {"run_id": run_id, "what": "instability"},
     ]
     at = spec.baseline_level
     baselines = [b for b in spec.baselines.kinds if at in store.levels(run_id, b)]
@@ -139,7 +185,7 @@ def reproduce(
 
     reporter = reporter or NullReporter()
     p = normalize_payload(payload)
-    spec = experiment_spec(p["experiment"], p["seed"])
+    spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))
     t0 = time.perf_counter()
     ctx = open_run(spec, store, device, RunProgress(reporter, spec, store))
     try:
@@ -165,7 +211,7 @@ def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
     from engine.job_kinds import planned_levels
 
     p = normalize_payload(payload)
-    spec = experiment_spec(p["experiment"], p["seed"])
+    spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))
     if not store.has_run(spec.run_id) or not all(
         store.level(spec.run_id, lv, br).done for br, lv in planned_levels(spec)
     ):
@@ -176,7 +222,7 @@ def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
 
 def _prepare(store: Store, payload: dict[str, Any]) -> Prepared:
     p = normalize_payload(payload)
-    run_id = experiment_spec(p["experiment"], p["seed"]).run_id
+    run_id = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False)).run_id
     return Prepared(p, {"reproduce": p, "run_id": run_id}, run_id)
 
 

@@ -4,7 +4,7 @@ solution's loss and accuracy, and linear interpolation paths with their barriers
 
 import streamlit as st
 
-from app import chartkit, controls, data, downloads, geometry_charts, ui
+from app import chartkit, control_charts, controls, data, downloads, geometry_charts, ui
 from engine.analysis.jobs import OPTIONS
 
 st.title("Geometry")
@@ -91,3 +91,14 @@ if not interp.empty:
         )
         shown = controls.apply(barriers, view, runs, ["path"], which)
         downloads.show(geometry_charts.barrier_chart(shown, which), shown, which)
+
+st.subheader("Instability (Frankle et al. 2020)")
+st.caption(
+    "A second copy of each level trained from its start on another data order, and the "
+    "test-error barrier on the straight line between it and the level's solution: about 0 "
+    "means SGD's noise leads both copies to one linearly connected basin."
+)
+instability = ui.analysis_table("instability", runs, jobs)
+if not instability.empty:
+    chart = control_charts.instability_chart(instability)
+    downloads.show(chart, instability, "instability")

@@ -3,7 +3,7 @@ eigenvalue density, the trace, and the log-volume proxy of each level's basin.""
 
 import streamlit as st
 
-from app import chartkit, controls, data, downloads, spectra_charts, ui
+from app import chartkit, control_charts, controls, data, downloads, spectra_charts, ui
 
 st.title("Spectra")
 runs = ui.chosen_runs()
@@ -32,6 +32,19 @@ if not spectra.empty:
         keys = ["branch", "level", "point", "k"]
         volume = controls.apply(volume, view, runs, keys, "log_volume")
         downloads.show(spectra_charts.volume_chart(volume), volume, "volume")
+
+st.subheader("Loss-matched control")
+st.caption(
+    "A point of higher loss sits higher on its basin's walls. The control is the point on "
+    "level L's own trajectory whose training loss equals Pr_L(min_(L−1))'s (interpolated "
+    "between the two checkpoints that bracket it): each spectrum's log-volume against its loss."
+)
+matched = ui.analysis_table("loss_matched", runs, jobs)
+if not matched.empty:
+    tables = {"volume": data.table("volume", runs), "loss_matched": matched}
+    k, points = control_charts.one_k(control_charts.spectra_with_losses(tables, by="run_id"))
+    st.caption(f"Top-{k} spectra (the k most of them used).")
+    downloads.show(control_charts.volume_vs_loss(points, by="run_id"), points, "loss-matched")
 
 st.subheader("Hessian trace")
 trace = ui.analysis_table("trace", runs, jobs)

@@ -19,6 +19,7 @@ from engine.imp import resolve_device
 from engine.models import build_model
 from engine.settings import data_root
 from engine.store import Store
+from engine.train import NullReporter, Reporter
 
 
 class Context:
@@ -30,6 +31,7 @@ class Context:
         self.spec = store.load_spec(run_id)
         self._subsets: dict[tuple[int, int], tuple[Tensor, Tensor, dict]] = {}
         self.recalibrated: list[str] = []  # points recalibrated for the unit being computed
+        self.reporter: Reporter = NullReporter()  # the request's, for units that train
 
     @cached_property
     def data(self):

@@ -4,11 +4,11 @@ A request is plain data, ``{"run_id", "what", ...options}``. `normalize_request`
 against the store and fills every default (the branches and levels it resolves to, explicitly),
 so two requests for the same computation are the same dict and the job queue, which keys jobs
 by its hash, runs it once. `execute` splits a request into units (one level's point for the
-Hessian, landscape and pruned-start analyses; one level for distances and the projected
-trajectory; one path for interpolation). Each unit is stored under the content hash of its
-inputs: the run, the bytes of every checkpoint and mask it reads, the options that change its
-numbers and its kind's `version`. A repeated request recomputes nothing; an interrupted one
-resumes at the first missing unit.
+Hessian, landscape and pruned-start analyses; one level for distances, the projected
+trajectory, the loss-matched control and instability; one path for interpolation). Each
+unit is stored under the content hash of its inputs: the run, the bytes of every checkpoint
+and mask it reads, the options that change its numbers and its kind's `version`. A repeated
+request recomputes nothing; an interrupted one resumes at the first missing unit.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from typing import Any
 import torch
 
 from engine import masks as M
-from engine.analysis import geometry, landscape
+from engine.analysis import geometry, instability, landscape, loss_match
 from engine.analysis.context import Context
 from engine.analysis.hessian import hutchinson_trace, spectral_density
-from engine.analysis.hessian import top_eigenvalues as hessian_top
-from engine.analysis.options import ANALYSES, OPTIONS, POINT_DEFAULTS, as_list, options_for
+from engine.analysis.options import (
+    ANALYSES,
+    IMP_ONLY,
+    OPTIONS,
+    POINT_DEFAULTS,
+    as_list,
+    options_for,
+)
 from engine.analysis.points import (
     Point,
     exists,
@@ -34,7 +40,7 @@ from engine.analysis.points import (
     previous_level,
     trajectory_points,
 )
-from engine.analysis.volume import log_volume
+from engine.analysis.spectra import plain, spectrum_result
 from engine.config import SpecError, content_hash
 from engine.store import Store, StoreError, check_name
 from engine.train import Cancelled, NullReporter, Reporter
@@ -137,9 +143,15 @@ def _levels(name: str, value: Any) -> list[int]:
     return sorted(set(out))
 
 
-def _needed(opts: dict, branch: str, level: int) -> list[Point]:
-    """The points of (branch, level) an analysis reads: its `points`, or the three of §2."""
-    whiches = opts.get("points") or ("start", "projected_prev", "solution")
+# The points an analysis reads when it has no `points` option and needs other than the three
+# of a level (start, Pr_L(min_(L−1)), solution).
+NEEDS = {"instability": ("start", "solution")}
+
+
+def _needed(opts: dict, branch: str, level: int, what: str) -> list[Point]:
+    """The points of (branch, level) an analysis reads: its `points`, `NEEDS`, or the three
+    of §2."""
+    whiches = opts.get("points") or NEEDS.get(what) or ("start", "projected_prev", "solution")
     return [Point(branch, level, w) for w in whiches]
 
 
@@ -148,11 +160,12 @@ def _problem(
 ) -> str | None:
     """Why (branch, level) cannot be analysed by `what`, or None."""
     no_prev = previous_level(store, run_id, branch, level) is None
-    if no_prev and opts.get("points", ["projected_prev"]) == ["projected_prev"]:
+    only_prev = opts.get("points", ["projected_prev"]) == ["projected_prev"]
+    if no_prev and only_prev and what not in NEEDS:
         return "level 0 has no previous level"
     if what == "trajectory" and not exists(store, run_id, Point(branch, level - 1)):
         return f"level {level - 1} is not finished"
-    for p in _needed(opts, branch, level):
+    for p in _needed(opts, branch, level, what):
         if p.which == "projected_prev" and no_prev:
             continue  # the level's other points are still analysed; this one is skipped
         if not exists(store, run_id, p):
@@ -162,7 +175,8 @@ def _problem(
 
 def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
     """Resolve branches and levels in `opts` to an explicit {branch: [levels]}."""
-    branches = ["imp"] if what == "trajectory" else _branches(store, run_id, opts["branches"])
+    imp_only = what in IMP_ONLY
+    branches = ["imp"] if imp_only else _branches(store, run_id, opts["branches"])
     given = opts["levels"]
     if isinstance(given, Mapping):
         extra = sorted(set(given) - set(branches))
@@ -190,7 +204,7 @@ def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
         raise SpecError(
             "levels", f"nothing to analyse: no finished level of {', '.join(branches)} suits {what}"
         )
-    if what != "trajectory":
+    if not imp_only:
         opts["branches"] = branches
     opts["levels"] = out
 
@@ -256,6 +270,11 @@ def plan(store: Store, request: Mapping[str, Any]) -> tuple[list[Unit], list[str
         for level in levels:
             if what == "trajectory":
                 units.append(_trajectory_unit(store, run_id, level, opts))
+            elif what == "loss_matched":
+                units.append(_loss_matched_unit(store, run_id, level, opts))
+            elif what == "instability":
+                pts = {w: Point("imp", level, w) for w in ("start", "solution")}
+                units.append(Unit(what, {"level": level}, pts, opts, f"imp level {level}"))
             elif what == "distances":
                 pts = {w: Point(branch, level, w) for w in ("start", "projected_prev", "solution")}
                 ident = {"branch": branch, "level": level}
@@ -277,6 +296,15 @@ def plan(store: Store, request: Mapping[str, Any]) -> tuple[list[Unit], list[str
     return units, skipped
 
 
+def _loss_matched_unit(store: Store, run_id: str, level: int, opts: dict) -> Unit:
+    """Level `level`'s control: Pr_L(min_(L−1)) and every stored checkpoint of the level."""
+    own = trajectory_points(store, run_id, "imp", level)
+    points = {"target": Point("imp", level, "projected_prev")}
+    points |= {f"ckpt@{it}": p for it, p in own.items()}
+    label = f"imp level {level}"
+    return Unit("loss_matched", {"level": level}, points, opts, label, list(own.items()))
+
+
 def _trajectory_unit(store: Store, run_id: str, level: int, opts: dict) -> Unit:
     cur = trajectory_points(store, run_id, "imp", level)
     prev = trajectory_points(store, run_id, "imp", level - 1)
@@ -286,19 +314,6 @@ def _trajectory_unit(store: Store, run_id: str, level: int, opts: dict) -> Unit:
 
 
 # --- computing ----------------------------------------------------------------------------------
-
-
-def _plain(obj: Any) -> Any:
-    """Dataclasses, tensors and arrays as JSON-able lists and numbers."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return obj
 
 
 def compute_distances(ctx: Context, unit: Unit) -> dict:
@@ -329,23 +344,8 @@ def compute_trajectory(ctx: Context, unit: Unit) -> dict:
 
 
 def compute_spectrum(ctx: Context, unit: Unit) -> dict:
-    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
-    x, y, record = ctx.examples(o)
-    spectrum = hessian_top(
-        ctx.model,
-        r.state,
-        r.mask,
-        x,
-        y,
-        k=o["k"],
-        backend=o["backend"],
-        tol=o["tol"],
-        seed=o["seed"],
-        device=ctx.device,
-    )
-    volume = log_volume(spectrum.eigenvalues, k=spectrum.k)  # k is capped at the dimension
-    loss = geometry.loss(ctx.model, r.state, x, y)  # on the Hessian's own examples
-    return {**_plain(spectrum), "volume": _plain(volume), "loss": loss, "data": record}
+    r = ctx.at(unit.points["point"], unit.options)
+    return spectrum_result(ctx, r.state, r.mask, unit.options)
 
 
 def compute_trace(ctx: Context, unit: Unit) -> dict:
@@ -354,7 +354,7 @@ def compute_trace(ctx: Context, unit: Unit) -> dict:
     trace = hutchinson_trace(
         ctx.model, r.state, r.mask, x, y, n_samples=o["samples"], seed=o["seed"], device=ctx.device
     )
-    return {**_plain(trace), "data": record}
+    return {**plain(trace), "data": record}
 
 
 def compute_density(ctx: Context, unit: Unit) -> dict:
@@ -371,7 +371,7 @@ def compute_density(ctx: Context, unit: Unit) -> dict:
         seed=o["seed"],
         device=ctx.device,
     )
-    return {**_plain(density), "data": record}
+    return {**plain(density), "data": record}
 
 
 def compute_interpolation(ctx: Context, unit: Unit) -> dict:
@@ -399,6 +399,8 @@ COMPUTE: dict[str, Callable[[Context, Unit], dict]] = {
     "density": compute_density,
     "interpolation": compute_interpolation,
     "landscape": compute_landscape,
+    "loss_matched": loss_match.compute,
+    "instability": instability.compute,
 }
 
 
@@ -412,6 +414,10 @@ def headline(what: str, result: dict) -> float:
         return result["mean"]
     if what == "interpolation":
         return result["barrier_train_loss"]
+    if what == "instability":
+        return result["barrier_test_error"]
+    if what == "loss_matched":
+        return result.get("loss", float("nan"))  # at the matched point; NaN: none matched
     if what == "landscape":
         values = result["train_loss"]
         return values[len(values) // 2][len(values) // 2]
@@ -456,6 +462,7 @@ def execute(
             value = headline(what, stored["result"])
         else:
             ctx = ctx or Context(store, run_id, device)
+            ctx.reporter = reporter
             t1 = time.perf_counter()
             ctx.recalibrated = []
             result = COMPUTE[what](ctx, unit)

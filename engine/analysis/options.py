@@ -31,7 +31,15 @@ ANALYSES: dict[str, str] = {
     "and the loss and test-error barriers.",
     "landscape": "2-D training-loss surface around a point in filter-normalised random "
     "directions restricted to the mask (Li et al. 2018).",
+    "loss_matched": "The loss-matched control: the point on level L's own trajectory whose "
+    "training loss equals Pr_L(min_(L−1))'s (interpolated between the two stored checkpoints "
+    "that bracket it), with its top-k spectrum and log-volume.",
+    "instability": "Instability (Frankle et al. 2020): a second copy of each level trained "
+    "from its start on another data order, and the error barrier between it and min_L. "
+    "Trains one more network per level.",
 }
+IMP_ONLY = ("trajectory", "loss_matched", "instability")  # IMP-WR's own levels, no branches
+TRAINS = ("instability",)  # analyses that train networks, not only measure stored ones
 POINT_DEFAULTS = {"landscape": ["solution"], "*": ["solution", "projected_prev"]}
 HESSIAN = ("spectrum", "trace", "density")
 
@@ -126,9 +134,10 @@ class Option:
 
 
 _ALL = tuple(ANALYSES)
-_BRANCHED = tuple(a for a in ANALYSES if a != "trajectory")
-_SUBSET = ("trajectory", "landscape", *HESSIAN)
-_BN = ("pruned_start", "trajectory", "landscape", *HESSIAN)  # measured at a point's weights
+_BRANCHED = tuple(a for a in ANALYSES if a not in IMP_ONLY)
+_TOP_K = ("spectrum", "loss_matched")
+_SUBSET = ("trajectory", "landscape", "loss_matched", *HESSIAN)
+_BN = ("pruned_start", "trajectory", "landscape", "loss_matched", *HESSIAN)  # at a point
 
 OPTIONS: dict[str, Option] = {
     "branches": Option(
@@ -174,17 +183,15 @@ OPTIONS: dict[str, Option] = {
         _bool,
         result=False,
     ),
-    "k": Option("Number of top eigenvalues.", ("spectrum",), 100, _int(1, 100_000)),
+    "k": Option("Number of top eigenvalues.", _TOP_K, 100, _int(1, 100_000)),
     "backend": Option(
         "Eigenvalue solver: lanczos; arpack (scipy's eigsh) or pyhessian as references.",
-        ("spectrum",),
+        _TOP_K,
         "lanczos",
         _choice(*BACKENDS),
         choices=BACKENDS,
     ),
-    "tol": Option(
-        "Relative residual each eigenpair must reach.", ("spectrum",), 1e-3, _float(0.0, 1.0)
-    ),
+    "tol": Option("Relative residual each eigenpair must reach.", _TOP_K, 1e-3, _float(0.0, 1.0)),
     "samples": Option("Hutchinson probe vectors.", ("trace",), 100, _int(2, 100_000)),
     "vectors": Option("Lanczos start vectors for the density.", ("density",), 4, _int(1, 1000)),
     "steps": Option("Lanczos steps per start vector.", ("density",), 80, _int(2, 10_000)),
@@ -210,14 +217,14 @@ OPTIONS: dict[str, Option] = {
     ),
     "n": Option(
         "Points along each interpolation path, ends included.",
-        ("interpolation",),
+        ("interpolation", "instability"),
         11,
         _int(2, 10_000),
     ),
     "bn_reset": Option(
         "Recompute BatchNorm statistics on the training set at every interpolation point "
         "(a no-op for models without BatchNorm).",
-        ("interpolation",),
+        ("interpolation", "instability"),
         True,
         _bool,
     ),
@@ -236,6 +243,13 @@ OPTIONS: dict[str, Option] = {
         _BN,
         2048,
         _int(1, 10_000_000),
+    ),
+    "copy": Option(
+        "Which second copy: each number trains its own from the level's start, on the data "
+        "order of a seed derived from the run's data-order seed and it.",
+        ("instability",),
+        1,
+        _int(1, 1000),
     ),
     "grid": Option("Landscape grid points per axis.", ("landscape",), 21, _int(1, 1001)),
     "span": Option(

@@ -38,6 +38,33 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "barrier": ["run_id", "path", "barrier_train_loss", "barrier_test_error"],
     "landscape": ["run_id", "branch", "level", "x", "y", "train_loss"],
+    "loss_matched": [
+        "run_id",
+        "level",
+        "matched",
+        "target_loss",
+        "loss",
+        "alpha",
+        "epoch",
+        "bracket_a",
+        "bracket_b",
+        "k",
+        "log_volume",
+        "lambda_max",
+        "reason",
+    ],
+    "loss_matched_spectra": ["run_id", "level", "rank", "eigenvalue"],
+    "instability": ["run_id", "level", "barrier_test_error", "barrier_train_loss", "copy_seed"],
+    "batchnorm": [*POINT, "mode", "model_has_batchnorm", "recalibrated"],
+    "instability_path": [
+        "run_id",
+        "level",
+        "alpha",
+        "train_loss",
+        "train_acc",
+        "test_loss",
+        "test_acc",
+    ],
 }
 
 
@@ -138,6 +165,53 @@ def _landscape(rec: dict) -> list[dict]:
     ]
 
 
+def _loss_matched(rec: dict) -> list[dict]:
+    """One row per level: the target loss, where on the trajectory it was matched (NaN and a
+    reason where it was not), and the volume there."""
+    r, nan = rec["result"], math.nan
+    row = {"run_id": rec["run_id"], "level": rec["unit"]["level"], "matched": r["matched"]}
+    row |= {"target_loss": r["target"]["loss"], "reason": r.get("reason", "")}
+    if not r["matched"]:
+        return [row | dict.fromkeys(["loss", "alpha", "epoch", "k", "log_volume"], nan)]
+    values = r["eigenvalues"]
+    return [
+        row
+        | {k: r[k] for k in ("loss", "alpha", "epoch")}
+        | {"bracket_a": r["bracket"]["a"]["point"], "bracket_b": r["bracket"]["b"]["point"]}
+        | {"k": r["volume"]["k"], "log_volume": r["volume"]["log_volume"]}
+        | {"lambda_max": values[0] if values else nan}
+    ]
+
+
+def _loss_matched_spectra(rec: dict) -> list[dict]:
+    base = {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
+    values = rec["result"].get("eigenvalues", [])
+    return [base | {"rank": i + 1, "eigenvalue": v} for i, v in enumerate(values)]
+
+
+def _batchnorm(rec: dict) -> list[dict]:
+    """What a spectrum's record says about BatchNorm at its point (None where it predates the
+    record)."""
+    bn = rec.get("batchnorm") or {}
+    done = bool(bn.get("recalibrated")) if bn else None
+    keys = {"mode": bn.get("mode"), "model_has_batchnorm": bn.get("model_has_batchnorm")}
+    return [_point(rec) | keys | {"recalibrated": done}]
+
+
+def _instability(rec: dict) -> list[dict]:
+    r = rec["result"]
+    return [
+        {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
+        | {k: r[k] for k in ("barrier_test_error", "barrier_train_loss")}
+        | {"copy_seed": r["copies"]["b"]["data_order_seed"]}
+    ]
+
+
+def _instability_path(rec: dict) -> list[dict]:
+    base = {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
+    return [base | row for row in rec["result"]["rows"]]
+
+
 # table name -> (analysis that produces it, rows of one stored record)
 SOURCES: dict[str, tuple[str, Rows]] = {
     "distances": ("distances", _distances),
@@ -150,6 +224,11 @@ SOURCES: dict[str, tuple[str, Rows]] = {
     "interpolation": ("interpolation", _interpolation),
     "barrier": ("interpolation", _barrier),
     "landscape": ("landscape", _landscape),
+    "loss_matched": ("loss_matched", _loss_matched),
+    "loss_matched_spectra": ("loss_matched", _loss_matched_spectra),
+    "batchnorm": ("spectrum", _batchnorm),
+    "instability": ("instability", _instability),
+    "instability_path": ("instability", _instability_path),
 }
 
 
@@ -207,3 +286,23 @@ def barrier_table(store: Store, run_id: str) -> pd.DataFrame:
 
 def landscape_table(store: Store, run_id: str) -> pd.DataFrame:
     return table("landscape", store, run_id)
+
+
+def loss_matched_table(store: Store, run_id: str) -> pd.DataFrame:
+    return table("loss_matched", store, run_id)
+
+
+def loss_matched_spectra_table(store: Store, run_id: str) -> pd.DataFrame:
+    return table("loss_matched_spectra", store, run_id)
+
+
+def batchnorm_table(store: Store, run_id: str) -> pd.DataFrame:
+    return table("batchnorm", store, run_id)
+
+
+def instability_table(store: Store, run_id: str) -> pd.DataFrame:
+    return table("instability", store, run_id)
+
+
+def instability_path_table(store: Store, run_id: str) -> pd.DataFrame:
+    return table("instability_path", store, run_id)

@@ -29,6 +29,8 @@ TABLES: dict[str, list[str]] = {
     "density": ["density"],
     "interpolation": ["interpolation", "barrier"],
     "landscape": ["landscape"],
+    "loss_matched": ["loss_matched", "loss_matched_spectra"],
+    "instability": ["instability", "instability_path"],
 }
 
 

@@ -8,7 +8,7 @@ import argparse
 
 from engine.cli.display import console
 from engine.config import SpecError
-from engine.reproduce import parse_seeds, run_ids
+from engine.reproduce import default_seeds, parse_seeds, run_ids
 from engine.settings import store_root
 from engine.store import Store
 
@@ -23,7 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("runs", nargs="*", help="Run ids (see `ls`).")
     p.add_argument("--experiment", help="A `reproduce` experiment: use its runs for --seeds.")
-    p.add_argument("--seeds", default="0,1,2", help="Seeds of --experiment (default 0,1,2).")
+    p.add_argument(
+        "--seeds", default=None, help="Seeds of --experiment (default: those `reproduce` uses)."
+    )
+    p.add_argument("--smoke", action="store_true", help="The --experiment's smoke runs.")
     p.add_argument("--out", required=True, help="Folder to write the report into.")
     p.add_argument(
         "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
@@ -37,7 +40,8 @@ def main(args: argparse.Namespace) -> int:
     store = Store(args.store or store_root())
     ids = list(args.runs)
     if args.experiment:
-        ids += [r for r in run_ids(args.experiment, parse_seeds(args.seeds)) if r not in ids]
+        seeds = parse_seeds(args.seeds) if args.seeds else default_seeds(args.experiment)
+        ids += [r for r in run_ids(args.experiment, seeds, args.smoke) if r not in ids]
     if not ids:
         raise SpecError("runs", "name at least one run, or --experiment NAME")
     missing = [r for r in ids if not store.has_run(r)]

@@ -1,5 +1,7 @@
-"""`python -m engine reproduce EXPERIMENT --seeds 0,1,2`: train every seed of a `reproduce`
-experiment and compute the analyses behind Figures 1-5 (or queue them with --submit)."""
+"""`python -m engine reproduce EXPERIMENT --seeds 0,1,2`: print the planned work and an
+estimate of its GPU hours, then train every seed of a `reproduce` experiment and compute the
+analyses behind Figures 1-5 and their controls (or queue them with --submit; only print with
+--plan)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,17 @@ import time
 
 from engine.cli.display import ProgressReporter, console, make_progress
 from engine.presets import REPRODUCE
-from engine.reproduce import HESSIAN_DEFAULTS, normalize_payload, parse_seeds, reproduce
+from engine.reproduce import (
+    HESSIAN_DEFAULTS,
+    default_seeds,
+    experiment_spec,
+    normalize_payload,
+    parse_seeds,
+    reproduce,
+)
 from engine.settings import store_root
 from engine.store import Store
+from engine.work_plan import DEFAULT_TFLOPS, describe, plan_work
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         + "; ".join(f"{k}: {v[0]}" for k, v in REPRODUCE.items()),
     )
     p.add_argument("experiment", choices=list(REPRODUCE), help="Which experiment.")
-    p.add_argument("--seeds", default="0,1,2", help="Seeds, comma-separated (default 0,1,2).")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="Seeds, comma-separated (default: 0-4 for the mnist5k experiments, 0,1,2 else).",
+    )
     p.add_argument(
         "--k",
         type=int,
@@ -44,17 +58,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--submit", action="store_true", help="Queue one job per seed instead.")
+    p.add_argument("--plan", action="store_true", help="Print the planned work and stop.")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="One short level of the experiment on synthetic data of its shape (a CPU check "
+        "of the pipeline; its runs are separate from the experiment's).",
+    )
+    p.add_argument(
+        "--gpu-tflops",
+        type=float,
+        default=DEFAULT_TFLOPS,
+        help=f"Sustained TFLOP/s assumed by the GPU-hour estimate (default {DEFAULT_TFLOPS:g}).",
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     store = Store(args.store or store_root())
-    payloads = [
-        normalize_payload(
-            {"experiment": args.experiment, "seed": s, "k": args.k, "subset": args.subset}
-        )
-        for s in parse_seeds(args.seeds)
-    ]
+    seeds = parse_seeds(args.seeds) if args.seeds else default_seeds(args.experiment)
+    given = {"experiment": args.experiment, "k": args.k, "subset": args.subset}
+    given |= {"smoke": True} if args.smoke else {}
+    payloads = [normalize_payload({**given, "seed": s}) for s in seeds]
+    first = payloads[0]
+    spec = experiment_spec(args.experiment, first["seed"], args.smoke)
+    work = plan_work(spec, first["k"], first["subset"])
+    console.print(f"[bold]{args.experiment}[/bold]{' (smoke)' if args.smoke else ''}, seeds "
+                  f"{', '.join(map(str, seeds))}:")  # fmt: skip
+    for line in describe(spec, work, len(seeds), args.gpu_tflops):
+        console.print(f"  {line}")
+    if args.plan:
+        return 0
     if args.submit:
         from engine.jobs import JobQueue
 
@@ -75,7 +109,8 @@ def main(args: argparse.Namespace) -> int:
         )
         console.print(f"run [bold]{result['run_id']}[/bold]: {done}")
     console.print(
-        f"finished in {time.perf_counter() - t0:.1f} s; render with `python -m engine "
-        f"report --experiment {args.experiment} --seeds {args.seeds} --out DIR`"
+        f"finished in {time.perf_counter() - t0:.1f} s; render with `python -m engine report "
+        f"--experiment {args.experiment} --seeds {','.join(map(str, seeds))}"
+        f"{' --smoke' if args.smoke else ''} --out DIR`"
     )
     return 0

@@ -1,8 +1,9 @@
 """SYNTHETIC data sets, made from a fixed seed: never a stand-in for real results.
 
 `synthetic_cifar10` has CIFAR-10's shapes and sizes with random labels, for timing GPU runs
-where CIFAR-10 can't be downloaded; nothing can be learned from it. `synthetic_tiny` is a
-small learnable problem for fast tests.
+where CIFAR-10 can't be downloaded; nothing can be learned from it. `synthetic_cifar10_small`
+has the same shapes at 128 / 32 images, for smoke tests of CIFAR pipelines on a CPU.
+`synthetic_tiny` is a small learnable problem for fast tests.
 """
 
 from pathlib import Path
@@ -33,6 +34,32 @@ def synthetic_cifar10(root: Path, download: bool) -> DataBundle:
             "source": "SYNTHETIC: standard gaussian images, uniformly random labels",
             "real": False,
             "purpose": "timing only: labels are random, accuracy stays at chance",
+            "seed": SEED,
+            "n_train": n_train,
+            "n_test": n_test,
+        },
+    )
+
+
+@register("synthetic_cifar10_small")
+def synthetic_cifar10_small(root: Path, download: bool) -> DataBundle:
+    """CIFAR-10's image shape, classes and augmentation at 128 / 32 images: CPU smoke tests of
+    the CIFAR pipelines (`reproduce --smoke`); random labels, so nothing can be learned."""
+    g = torch.Generator().manual_seed(SEED)
+    n_train, n_test, classes = 128, 32, 10
+    return DataBundle(
+        name="synthetic_cifar10_small",
+        train_x=torch.randn(n_train, 3, 32, 32, generator=g),
+        train_y=torch.randint(0, classes, (n_train,), generator=g),
+        test_x=torch.randn(n_test, 3, 32, 32, generator=g),
+        test_y=torch.randint(0, classes, (n_test,), generator=g),
+        num_classes=classes,
+        in_shape=(3, 32, 32),
+        augment=True,
+        info={
+            "source": "SYNTHETIC: standard gaussian images, uniformly random labels",
+            "real": False,
+            "purpose": "smoke tests only: CIFAR-10's shapes, a few images, chance accuracy",
             "seed": SEED,
             "n_train": n_train,
             "n_test": n_test,

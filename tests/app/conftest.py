@@ -26,6 +26,8 @@ QUICK = {
     "density": {"vectors": 1, "steps": 8, "subset": 256},
     "landscape": {"grid": 5, "subset": 256},
     "interpolation": {"n": 3, "levels": "1"},
+    "loss_matched": {"k": 5, "subset": 256},
+    "instability": {"n": 3},
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.analysis.jobs import ANALYSES
+from engine.analysis.options import TRAINS
 from engine.jobs import JobQueue
 from engine.presets import preset
 from engine.store import Store
@@ -35,8 +36,8 @@ PAGES = [
 CHARTS = {
     "levels": 3,
     "baselines": 3,
-    "geometry": 5,
-    "spectra": 4,
+    "geometry": 6,  # with the instability chart
+    "spectra": 5,  # with the loss-matched control
     "landscape": 1,
     "sparsity": 2,
 }
@@ -205,7 +206,7 @@ def test_finished_training_queues_every_analysis_once(demo_store, tmp_path, monk
     open_app(store, monkeypatch)
     open_app(store, monkeypatch)  # a second look queues nothing more
     queued = [j for j in queue.list() if j.kind == "analysis"]
-    assert sorted(j.payload["what"] for j in queued) == sorted(ANALYSES)
+    assert sorted(j.payload["what"] for j in queued) == sorted(set(ANALYSES) - set(TRAINS))
     spectrum = next(j for j in queued if j.payload["what"] == "spectrum")
     assert spectrum.payload["k"] == 20
     landscape = next(j for j in queued if j.payload["what"] == "landscape")

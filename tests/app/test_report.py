@@ -32,6 +32,9 @@ FIGURES = (
     "fig4-trajectory",
     "fig5-spectra",
     "fig5-volume",
+    "fig5-volume-vs-loss",
+    "instability",
+    "barriers-levels",
 )
 CLAIM_FIGURES = tuple(
     f"claim-{f}-0"
@@ -42,6 +45,9 @@ CLAIM_FIGURES = tuple(
         "C3-log_volume",
         "C3-lambda_max",
         "C3-mean_top_k",
+        "C3-loss-matched",
+        "C3-descent",
+        "C4",
     )
 )
 VERDICTS = {C.HOLDS, C.FAILS, C.UNSURE, C.NO_DATA, C.MIXED, C.SUPPORTING}
@@ -77,7 +83,9 @@ def test_report_writes_every_figure_and_claim(built):
     text = rep.markdown.read_text()
     claims = rep.claims_frame()
     c1 = {f"C1-{m}-{b}" for m in ("test_acc", "train_loss") for b in BASELINES}
-    assert set(claims["id"]) == c1 | {"C2", "C3-log_volume", "C3-lambda_max", "C3-mean_top_k"}
+    controls = {"C3-loss-matched", "C3-descent", "C4"}
+    c3 = {"C3-log_volume", "C3-lambda_max", "C3-mean_top_k"}
+    assert set(claims["id"]) == c1 | {"C2"} | c3 | controls
     assert set(claims["verdict"]) <= VERDICTS and C.NO_DATA not in set(claims["verdict"])
     assert text.count(C.RULES) == 1
     for i, c in enumerate(rep.claims):

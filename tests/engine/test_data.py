@@ -33,6 +33,7 @@ def mnist5k():
 
 def test_registry_names() -> None:
     expected = {"mnist5k", *TORCHVISION_SETS, "synthetic_cifar10", "synthetic_tiny"}
+    expected.add("synthetic_cifar10_small")
     assert set(DATASETS) == expected
     assert dataset_names() == sorted(expected)
 
@@ -235,3 +236,11 @@ def test_synthetic_cifar10_is_deterministic_and_labelled_synthetic() -> None:
     del a
     b = load_dataset("synthetic_cifar10", "unused")
     assert torch.equal(b.train_x[:4], first[0]) and torch.equal(b.test_y[-100:], first[1])
+
+
+def test_synthetic_cifar10_small_has_cifar_shapes_at_a_few_images() -> None:
+    a = load_dataset("synthetic_cifar10_small", "unused")
+    assert a.train_x.shape == (128, 3, 32, 32) and a.test_x.shape == (32, 3, 32, 32)
+    assert (a.num_classes, a.in_shape, a.augment) == (10, (3, 32, 32), True)
+    assert not a.info["real"] and "SYNTHETIC" in a.info["source"]
+    assert torch.equal(load_dataset("synthetic_cifar10_small", "unused").train_x, a.train_x)

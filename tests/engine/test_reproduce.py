@@ -44,6 +44,9 @@ def test_reproduce_trains_and_runs_every_figure_analysis(reproduced):
         "trajectory",
         "pruned_start",
         "spectrum",
+        "loss_matched",
+        "interpolation",
+        "instability",
         "spectrum",
     ]
     imp_spectra = stored_results(store, requests[3])
@@ -53,11 +56,16 @@ def test_reproduce_trains_and_runs_every_figure_analysis(reproduced):
         (2, "projected_prev"),
     }
     assert all(r["options"]["k"] == 3 and r["options"]["subset"] == 64 for r in imp_spectra)
-    base = stored_results(store, requests[4])
+    base = stored_results(store, requests[7])
     assert {(r["unit"]["branch"], r["unit"]["level"]) for r in base} == {
         ("one_shot", 2),
         ("rpn1", 2),
     }
+    matched = stored_results(store, requests[4])
+    assert [r["unit"]["level"] for r in matched] == [1, 2] and matched[0]["options"]["k"] == 3
+    paths = {r["unit"]["path"] for r in stored_results(store, requests[5])}
+    assert {"imp:0:solution->imp:1:solution", "imp:1:solution->imp:2:solution"} <= paths
+    assert [r["unit"]["level"] for r in stored_results(store, requests[6])] == [0, 1, 2]
     # everything is cached: asking again trains and computes nothing
     again = R.reproduce(store, {"experiment": "tiny", "seed": 0}, "cpu")
     assert all(a["computed"] == 0 and a["cached"] == a["units"] for a in again["analyses"])
@@ -105,3 +113,34 @@ def test_report_command_writes_every_figure_and_claim(reproduced, tmp_path, caps
     assert "**holds**" not in text and "**does not hold**" not in text
     assert main(["report", "nope", "--store", str(reproduced.root), "--out", str(out)]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_reproduce_prints_the_planned_work_before_queueing(tiny_experiment, tmp_path, capsys):
+    args = ["reproduce", "tiny", "--seeds", "0,1", "--store", str(tmp_path)]
+    assert main([*args, "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "per seed: 5 trainings (3 IMP levels and the baselines: one_shot, rpn1)" in out
+    assert "4 instability copies" in out and "GPU hours per seed" in out  # + level 0 copy A
+    assert JobQueue(tmp_path).list() == []  # --plan queues and trains nothing
+    assert main([*args, "--submit"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("GPU hours") < out.index("job ")  # the plan comes first
+    assert sorted(j.payload["seed"] for j in JobQueue(tmp_path).list()) == [0, 1]
+
+
+def test_default_seeds_and_smoke_payloads(tiny_experiment, tmp_path):
+    assert R.default_seeds("lenet-mnist5k") == (0, 1, 2, 3, 4) == R.default_seeds("conv2-mnist5k")
+    assert R.default_seeds("tiny") == (0, 1, 2)
+    assert R.HESSIAN_DEFAULTS["lenet-mnist5k"]["k"] == 100
+    smoke = R.normalize_payload({"experiment": "paper-resnet20-cifar10", "smoke": True})
+    assert smoke == {"experiment": "paper-resnet20-cifar10", "seed": 0, "smoke": True,
+                     "k": 2, "subset": 16}  # fmt: skip
+    plain = R.normalize_payload({"experiment": "paper-resnet20-cifar10", "smoke": False})
+    assert "smoke" not in plain and plain["k"] == 100  # the job key of an ordinary payload
+    with pytest.raises(SpecError, match="true/false"):
+        R.normalize_payload({"experiment": "tiny", "smoke": "yes please"})
+    spec = R.experiment_spec("paper-vgg16-cifar10", 3, smoke=True)
+    paper = R.experiment_spec("paper-vgg16-cifar10", 3)
+    assert (spec.model, spec.train.optimizer) == (paper.model, "sgd")
+    assert spec.data.name == "synthetic_cifar10_small" and spec.prune.levels == 1
+    assert spec.baselines == paper.baselines and spec.run_id != paper.run_id

@@ -167,3 +167,17 @@ def test_a_model_without_batchnorm_is_measured_as_before(run):
     assert [r["result"]["train_loss"] for r in a] == [r["result"]["train_loss"] for r in b]
     record = a[0]["batchnorm"]
     assert record == {"mode": "projected", "model_has_batchnorm": False, "recalibrated": []}
+
+
+def test_the_loss_matched_search_recalibrates_every_point_it_measures(bn_run):
+    store, run_id, _ = bn_run
+    req = {"run_id": run_id, "what": "loss_matched", "k": 2, "subset": 64, "bn_subset": 64}
+    jobs.execute(store, req)
+    (rec,) = jobs.stored_results(store, req)
+    r, done = rec["result"], rec["batchnorm"]["recalibrated"]
+    measured = [r["target"]["point"], *(c["point"] for c in r["checkpoints"])]
+    assert done[: len(measured)] == measured
+    assert r["matched"]  # and the matched point itself, named by its bracket and alpha
+    assert done[-1].startswith(f"{r['bracket']['a']['point']}->{r['bracket']['b']['point']}@")
+    assert r["loss"] == pytest.approx(r["target"]["loss"], rel=1e-3)
+    assert "search" not in done

@@ -1,0 +1,215 @@
+"""The report's figures and tables of the controls: every spectrum with its loss (the
+confound C3's loss-matched control addresses), the instability of each level (Frankle et al.
+2020) and the barriers along the paths to min_L (from min_(L−1): Paul et al. 2022; from
+Pr_L(min_(L−1))), with the BatchNorm treatment the spectra used. No Streamlit here."""
+
+from __future__ import annotations
+
+import re
+
+import altair as alt
+import pandas as pd
+
+from app import palette
+from app.chartkit import legend, points_named
+from engine.replicates import aggregate
+from engine.stats import interval
+
+INSTABILITY = "min_L ↔ copy B (instability)"
+_PATH = re.compile(r"^imp:(\d+):(solution|projected_prev)->imp:(\d+):solution$")
+_PATH_NAMES = {"solution": "min_(L−1) → min_L", "projected_prev": "Pr_L(min_(L−1)) → min_L"}
+
+
+def spectra_with_losses(data: dict[str, pd.DataFrame], by: str = "group") -> pd.DataFrame:
+    """Per stored spectrum (run or seed, branch, level, point) and loss-matched point: the
+    loss at the point on the Hessian's examples and the log-volume, with the series name.
+    `by` is "group" (the report's tables, with a seed column) or "run_id" (the app's)."""
+    cols = [by, *(["seed"] if by == "group" else []), "level", "weights", "loss"]
+    cols += ["log_volume", "k"]
+    frames = []
+    volume, matched = data.get("volume", pd.DataFrame()), data.get("loss_matched", pd.DataFrame())
+    if len(volume):
+        frames.append(points_named(volume)[cols])
+    if len(matched):
+        m = matched[matched["matched"].astype(bool)]
+        frames.append(m.assign(weights=palette.LOSS_MATCHED)[cols])
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def one_k(s: pd.DataFrame) -> tuple[int, pd.DataFrame]:
+    """The rows of the k most spectra used: log-volumes over different k do not compare."""
+    k = int(s["k"].mode().iloc[0])
+    return k, s[s["k"] == k]
+
+
+def barriers(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per (group, seed, level, path): the test-error and loss barriers of the paths to min_L
+    (by where they start) and between the two copies of the level."""
+    cols = ["group", "seed", "level", "path", "barrier_test_error", "barrier_train_loss"]
+    rows = []
+    for r in data.get("barrier", pd.DataFrame()).to_dict("records"):
+        m = _PATH.match(str(r["path"]))
+        if m is None:
+            continue
+        start, which, end = int(m[1]), m[2], int(m[3])
+        if (which == "solution" and start == end - 1) or (
+            which == "projected_prev" and start == end
+        ):
+            rows.append({**r, "level": end, "path": _PATH_NAMES[which]})
+    for r in data.get("instability", pd.DataFrame()).to_dict("records"):
+        rows.append({**r, "path": INSTABILITY})
+    return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+
+
+def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
+    """Log-volume against the loss at the point, a line per point (series) through the
+    levels and per `by` (group or run)."""
+    color = palette.color("weights", "point", [str(v) for v in t["weights"].unique()],
+                          legend=legend())  # fmt: skip
+    tip = [f"{c}:{'Q' if c in ('loss', 'log_volume', 'n') else 'N'}" for c in t.columns]
+    base = alt.Chart(t).encode(
+        alt.X(
+            "loss:Q", title="loss at the point (Hessian's examples)", scale=alt.Scale(type="log")
+        ),
+        alt.Y("log_volume:Q", title="log-volume proxy", scale=alt.Scale(zero=False)),
+        color,
+        alt.Detail(f"{by}:N"),
+        alt.Order("level:O"),
+    )
+    line = base.mark_line(strokeWidth=1.2, opacity=0.6)
+    dots = base.mark_circle(size=50).encode(tooltip=tip)
+    return alt.layer(line, dots).properties(width=420, height=280)
+
+
+def barrier_bars(t: pd.DataFrame, title: str) -> alt.Chart:
+    """Barriers per level from an `aggregate` table: a bar per path at the mean over seeds,
+    a rule over their min–max; several groups side by side within a path's colour."""
+    color = palette.color("path", "path", [str(v) for v in t["path"].unique()], legend=legend())
+    x = alt.X("level:O", title="level", axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset("series:N")
+    t = t.assign(series=t["path"].astype(str) + " · " + t["group"].astype(str))
+    tip = [f"{c}:{'Q' if c in ('n', 'mean', 'sd', 'low', 'high') else 'N'}" for c in t.columns]
+    y = alt.Y("mean:Q", title="test-error barrier", axis=alt.Axis(format="%"))
+    bars = alt.Chart().mark_bar().encode(x, offset, y, color, tooltip=tip)
+    rule = (
+        alt.Chart().mark_rule(strokeWidth=1.5).encode(x, offset, alt.Y("low:Q"), alt.Y2("high:Q"))
+    )
+    return alt.layer(bars, rule, data=t).properties(width=420, height=280, title=title)
+
+
+def instability_chart(instability: pd.DataFrame) -> alt.Chart:
+    """The app's view: each run's test-error barrier between its two copies, per level."""
+    t = instability.assign(path=INSTABILITY)
+    color = palette.color("path", "path", [INSTABILITY], legend=legend())
+    return (
+        alt.Chart(t)
+        .mark_line(point=True)
+        .encode(
+            alt.X("level:Q", title="level", axis=alt.Axis(format="d", tickMinStep=1)),
+            alt.Y("barrier_test_error:Q", title="test-error barrier"),
+            color,
+            alt.Detail("run_id:N"),
+            tooltip=[f"{c}:N" for c in t.columns],
+        )
+        .properties(width=420, height=280, title="Instability: barrier between two copies")
+    )
+
+
+def control_figures(
+    data: dict[str, pd.DataFrame],
+) -> dict[str, tuple[str, pd.DataFrame, alt.Chart]]:
+    """name -> (title, CSV table, chart) for each control whose data is stored."""
+    out: dict[str, tuple[str, pd.DataFrame, alt.Chart]] = {}
+    s = spectra_with_losses(data)
+    if len(s):
+        k, s = one_k(s)
+        loss = aggregate(s, ["group", "weights", "level"], "loss")
+        vol = aggregate(s, ["group", "weights", "level"], "log_volume")
+        t = loss.rename(columns={"mean": "loss"})[["group", "weights", "level", "n", "loss"]]
+        t = t.assign(log_volume=vol["mean"].to_numpy())
+        title = (f"Fig. 5 with losses: each top-{k} spectrum's log-volume against its loss "
+                 "(a line per point through the levels; mean over seeds)")  # fmt: skip
+        out["fig5-volume-vs-loss"] = (title, t, volume_vs_loss(t).properties(title=title))
+    b = barriers(data)
+    if len(b):
+        t = aggregate(b, ["group", "level", "path"], "barrier_test_error")
+        inst = t[t["path"] == INSTABILITY]
+        if len(inst):
+            title = ("Instability (Frankle et al. 2020): test-error barrier between two copies "
+                     "of each level trained from its start on different data orders")  # fmt: skip
+            out["instability"] = (title, inst, barrier_bars(inst, title))
+        paths = t[t["path"] != INSTABILITY]
+        if len(paths):
+            title = ("Test-error barriers on the paths to min_L: from min_(L−1) (successive "
+                     "levels, Paul et al. 2022) and from Pr_L(min_(L−1))")  # fmt: skip
+            out["barriers-levels"] = (title, paths, barrier_bars(paths, title))
+    return out
+
+
+def _g(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{x:.3g}"
+
+
+def _iv(values: pd.Series) -> str:
+    iv = interval(values.to_numpy())
+    if iv.n < 2:
+        return f"{_g(iv.mean)} (1 seed)"
+    return f"{_g(iv.mean)} [{_g(iv.t_low)}, {_g(iv.t_high)}]"
+
+
+def _batchnorm_line(bn: pd.DataFrame, group: str) -> str:
+    g = bn[bn["group"] == group] if len(bn) else bn
+    if g.empty:
+        return f"- **{group}**: no spectrum stored."
+    if g["model_has_batchnorm"].isna().all():
+        return f"- **{group}**: BatchNorm treatment not recorded (spectra predate it)."
+    if not g["model_has_batchnorm"].fillna(False).astype(bool).any():
+        return f"- **{group}**: the model has no BatchNorm."
+    done = g["recalibrated"].fillna(False).astype(bool)
+    modes = ", ".join(sorted(str(m) for m in g["mode"].dropna().unique()))
+    return (
+        f"- **{group}**: BatchNorm statistics recomputed on the fixed training subset at "
+        f"{int(done.sum())} of {len(g)} spectrum points (bn_recalibrate = {modes}); the "
+        "others use the statistics stored with their weights."
+    )
+
+
+def control_sections(data: dict[str, pd.DataFrame], groups: list[str]) -> list[str]:
+    """Markdown: the BatchNorm treatment, every spectrum with its loss, and the barriers per
+    level with 95% t intervals over seeds."""
+    lines = ["## Spectra with their losses, and barriers", "", "BatchNorm at the spectra:"]
+    lines += [_batchnorm_line(data.get("batchnorm", pd.DataFrame()), g) for g in groups] + [""]
+    s = spectra_with_losses(data)
+    if len(s):
+        lines += [
+            "Every spectrum with the loss at its point (mean over seeds; same examples as the "
+            "Hessian). A point of higher loss sits higher on its basin's walls, which is what "
+            "C3-loss-matched controls for.",
+            "",
+            "| group | level | point | seeds | k | loss | log-volume |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        keys = ["group", "level", "weights", "k"]
+        for (g, lv, w, k), r in s.groupby(keys, sort=True):
+            lines.append(
+                f"| {g} | {lv} | {w} | {r['seed'].nunique()} | {k} | {_g(r['loss'].mean())} | "
+                f"{_g(r['log_volume'].mean())} |"
+            )
+        lines.append("")
+    b = barriers(data)
+    if len(b):
+        lines += [
+            "Test-error barriers per level: mean over seeds [95% t interval]. Instability is "
+            "the barrier between min_L and a copy trained from start_L on another data order.",
+            "",
+            "| group | level | path | seeds | test-error barrier | loss barrier |",
+            "|---|---|---|---|---|---|",
+        ]
+        for (g, lv, path), r in b.groupby(["group", "level", "path"], sort=True):
+            lines.append(
+                f"| {g} | {lv} | {path} | {r['seed'].nunique()} | "
+                f"{_iv(r['barrier_test_error'])} | {_iv(r['barrier_train_loss'])} |"
+            )
+        lines.append("")
+    return lines
