@@ -103,9 +103,10 @@ class Trace:
 class Density:
     """Eigenvalue density by stochastic Lanczos quadrature (Ghorbani et al. 2019).
 
-    Each start vector's quadrature has `nodes` (Ritz values) and `weights` (squared first
-    components of T's eigenvectors, summing to 1); `density` on `grid` is their average,
-    broadened by Gaussians of standard deviation `sigma`, and integrates to 1.
+    Each start vector's quadrature has `nodes` (Ritz values; shared by the starts of one
+    block) and `weights` (its squared components along T's eigenvectors, summing to 1);
+    `density` on `grid` is their average, broadened by Gaussians of standard deviation
+    `sigma`, and integrates to 1.
     """
 
     grid: list[float]
@@ -125,7 +126,7 @@ def block_size(k: int, mode: str) -> int:
     reorthogonalization time (per vector, ~2x at 4, ~3x at 16) and, in forward mode only,
     product time (17 ms a product in a pass of 8 against 42 ms alone)."""
     if mode == "forward":
-        return FORWARD_BLOCK
+        return min(FORWARD_BLOCK, k)
     return max(1, min(REVERSE_BLOCK, k // 25))
 
 
