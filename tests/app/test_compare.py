@@ -138,5 +138,5 @@ def test_every_results_page_draws_grouped_and_smoothed(page, demo_store, monkeyp
     at = open_app(demo_store, monkeypatch, page, group="1", smooth="0.6", band="minmax")
     drawn = charts(at)
     assert len(drawn) == CHARTS[page]
-    grouped = [c for c in drawn if "band_low" in c.proto.spec and "\"n\"" in c.proto.spec]
+    grouped = [c for c in drawn if "band_low" in c.proto.spec and '"n"' in c.proto.spec]
     assert grouped, page
