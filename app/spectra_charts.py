@@ -79,7 +79,8 @@ def density_chart(
 
 
 def trace_chart(trace: pd.DataFrame) -> alt.Chart:
-    """Hutchinson trace per level with ± one standard error."""
+    """The Hessian trace per level (Hutch++, `engine.analysis.trace`) with ± one standard
+    error of its estimate."""
     df = points_named(trace)[["run_id", "branch", "level", "weights", "trace", "stderr"]]
     df = with_runs(df.assign(low=df["trace"] - df["stderr"], high=df["trace"] + df["stderr"]))
     x = level_x()

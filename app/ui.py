@@ -184,7 +184,7 @@ def toggle(label: str, key: str, default: bool = False, **kw: Any) -> bool:
 # --- after a launch (app.live queues these once training ends) ----------------------------
 def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
     """The analyses queued when a launched run finishes training, cheapest first so pages
-    fill in early. The Hessian ones start light (top-20, 30 Hutchinson probes, one Lanczos
+    fill in early. The Hessian ones start light (top-20, 30 Hutch++ probes, one Lanczos
     run of 40 steps) and the landscape covers the last level only, so a laptop shows every
     chart within minutes; each page's "other settings" form queues the analysis defaults
     (top-100, every level, ...) on request."""

@@ -25,7 +25,7 @@ ANALYSES: dict[str, str] = {
     "retraining) next to the level's solution.",
     "spectrum": "Top-k Hessian eigenvalues on the unpruned coordinates (Fig. 5) and the "
     "basin log-volume proxy −½ Σ log λ_i over the positive ones.",
-    "trace": "Hutchinson estimate of the Hessian trace on the unpruned coordinates.",
+    "trace": "Hutch++ estimate of the Hessian trace on the unpruned coordinates.",
     "density": "Hessian eigenvalue density by stochastic Lanczos quadrature.",
     "interpolation": "Loss and accuracy along straight lines between two stored points, "
     "and the loss and test-error barriers.",
@@ -185,14 +185,15 @@ OPTIONS: dict[str, Option] = {
     ),
     "k": Option("Number of top eigenvalues.", _TOP_K, 100, _int(1, 100_000)),
     "backend": Option(
-        "Eigenvalue solver: lanczos; arpack (scipy's eigsh) or pyhessian as references.",
+        "Eigenvalue solver: lanczos (block Lanczos); lanczos1 (one vector at a time); "
+        "arpack (scipy's eigsh) or pyhessian as references.",
         _TOP_K,
         "lanczos",
         _choice(*BACKENDS),
         choices=BACKENDS,
     ),
     "tol": Option("Relative residual each eigenpair must reach.", _TOP_K, 1e-3, _float(0.0, 1.0)),
-    "samples": Option("Hutchinson probe vectors.", ("trace",), 100, _int(2, 100_000)),
+    "samples": Option("Hutch++ probe vectors (products).", ("trace",), 100, _int(2, 100_000)),
     "vectors": Option("Lanczos start vectors for the density.", ("density",), 4, _int(1, 1000)),
     "steps": Option("Lanczos steps per start vector.", ("density",), 80, _int(2, 10_000)),
     "subset": Option(
