@@ -24,12 +24,14 @@ from engine.store import Store
 if TYPE_CHECKING:
     from engine.train import Reporter
 
-# Hessian sizes: the paper's top-100 where the budget allows it (LeNet: ~15 s per point on 2
-# CPU cores; the CIFAR experiments run on a GPU); Conv-2 has 3.3M weights and slow HVPs on a
-# CPU (docs/reproduction/README.md). Unlisted experiments: FALLBACK.
+# Hessian sizes: the paper's top-100 where the budget allows it (LeNet: 276 products, 90 s
+# per point on 2 busy CPU cores; the CIFAR experiments run on a GPU). Conv-2's 2.7M unpruned
+# coordinates take 1.5-2.3 s per product on 256 images: top-20 took 115 s (50 products),
+# top-100 would take ~10 min per point, 18 points per seed (docs/reproduction/README.md).
+# Unlisted experiments: FALLBACK.
 HESSIAN_DEFAULTS: dict[str, dict[str, int]] = {
     "lenet-mnist5k": {"k": 100, "subset": 1000},
-    "conv2-mnist5k": {"k": 10, "subset": 256},
+    "conv2-mnist5k": {"k": 20, "subset": 256},
     "paper-resnet20-cifar10": {"k": 100, "subset": 2048},
     "paper-vgg16-cifar10": {"k": 100, "subset": 2048},
 }
