@@ -35,7 +35,7 @@ from engine import atomic
 from engine.analysis import tables
 from engine.claims import RULES, Claim, claims_frame, evaluate_claims
 from engine.replicates import aggregate, baseline_levels, gather, group_specs, replicate_groups
-from engine.results import metrics_table, summary_table
+from engine.results import layers_table, metrics_table, summary_table
 from engine.store import Store
 
 BAND = "line: mean over seeds; band: min–max over seeds"
@@ -51,6 +51,7 @@ READERS = {  # every stored table the figures and the claims read, gathered once
     "barrier": tables.barrier_table,
     "instability": tables.instability_table,
     "batchnorm": tables.batchnorm_table,
+    "layers": layers_table,
 }
 
 
@@ -213,6 +214,13 @@ def _figures(
         title = f"Fig. 5: basin log-volume proxy −½ Σ log λ_i over the top-{k} (larger = flatter)"
         chart = band_chart(t, "level", _series(t, "weights", "weights"), title, "log_volume")
         out["fig5-volume"] = (title, t, chart)
+    layers = data.get("layers", pd.DataFrame())
+    if len(layers):  # the Sparsity page's layer colours
+        t = aggregate(layers[layers["branch"] == "imp"], ["group", "level", "layer"], "sparsity")
+        scale = alt.Scale(scheme="dark2")
+        color = alt.Color("layer:N", title="layer", scale=scale, legend=legend())
+        title = f"Per-layer sparsity per IMP-WR level (where the ranking prunes; {BAND})"
+        out["layer-sparsity"] = (title, t, band_chart(t, "level", color, title, "sparsity"))
     return out
 
 

@@ -32,6 +32,7 @@ FIGURES = (
     "fig4-trajectory",
     "fig5-spectra",
     "fig5-volume",
+    "layer-sparsity",
     "fig5-volume-vs-loss",
     "instability",
     "barriers-levels",
