@@ -170,7 +170,7 @@ def density(run_id: str = "run-a", levels: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# The analysis's default paths at levels 1 and 2 (`engine.analysis.jobs._default_paths`).
+# The analysis's default paths at levels 1 and 2 (`engine.analysis.requests._default_paths`).
 PATHS = (
     "imp:1:projected_prev->imp:1:solution",
     "imp:0:solution->imp:1:solution",
