@@ -31,9 +31,9 @@ C4_TEXT = (
 )
 C4_AXIS = "log loss, level L−1 projected − level L"
 C4_EFFECT = (
-    "mean over the stored epochs after the start of log(loss of level L−1's checkpoint "
-    "projected on m_L) − log(loss of level L at the same iteration), at IMP levels L ≥ 1 (at "
-    "the start both are Pr_L of the rewind point, so it is left out)"
+    "mean over the stored iterations of log(loss of level L−1's checkpoint projected on m_L) "
+    "− log(loss of level L at the same iteration), at IMP levels L ≥ 1, leaving out the start "
+    "(where both are Pr_L of the rewind point, the same weights)"
 )
 
 
@@ -85,8 +85,8 @@ def claim_c3_matched(
 
 
 def c4_effects(trajectory: pd.DataFrame, group: str) -> pd.DataFrame:
-    """Per (seed, level): the mean log losses of the two series after the start and their
-    difference (`effect`)."""
+    """Per (seed, level): the mean log losses of the two series over the iterations where they
+    differ (all but the start) and their difference (`effect`)."""
     cols = ["seed", "level", "log_projected", "log_own", "effect"]
     if trajectory.empty:
         return pd.DataFrame(columns=cols)
@@ -97,8 +97,8 @@ def c4_effects(trajectory: pd.DataFrame, group: str) -> pd.DataFrame:
     if wide.empty or not {"level L", "level L-1 projected"} <= set(wide.columns):
         return pd.DataFrame(columns=cols)
     wide = wide.reset_index()
-    first = wide.groupby(["seed", "level"])["epoch"].transform("min")
-    wide = wide[wide["epoch"] > first]
+    # the start, where both are Pr_L of the rewind point: the same weights, the same loss
+    wide = wide[wide["level L-1 projected"] != wide["level L"]]
     logs = wide.assign(
         log_projected=np.log(wide["level L-1 projected"]), log_own=np.log(wide["level L"])
     )
