@@ -45,7 +45,7 @@ class _Progress:
 
     def progress(self, **f: Any) -> None:
         self.inner.progress(
-            label="instability",
+            label="instability: training a copy",  # its own bar, apart from the units'
             unit=f"{self.label}, epoch {f['epoch']}",
             iteration=f["iteration"],
             total=f["total"],
