@@ -147,3 +147,27 @@ def serve(store: Path, *, worker: bool = False, flags: tuple[str, ...] = ()) -> 
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _click_download(tab: Any, label: str, i: int) -> tuple[str, bytes]:
+    button = tab.locator("[data-testid=stDownloadButton] button", has_text=label).nth(i)
+    with tab.expect_download(timeout=20_000) as info:
+        button.click()
+    return info.value.suggested_filename, Path(info.value.path()).read_bytes()
+
+
+def download(tab: Any, label: str, i: int = 0, tries: int = 3) -> tuple[str, bytes]:
+    """Click the `i`-th download button labelled `label`; (file name, bytes).
+
+    A click that lands while a live page reruns for newly stored results is lost (the
+    button it hit is replaced before its file is made; a person clicks again), so this
+    clicks again once the rerun is over, `tries` times at most.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries - 1):
+        try:
+            return _click_download(tab, label, i)
+        except PlaywrightTimeout:
+            tab.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=60_000)
+    return _click_download(tab, label, i)

@@ -6,13 +6,12 @@ to artifacts/screenshots/ (look at them when a change touches the layout)."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from engine.jobs import JobQueue
 from engine.presets import preset
-from tests.app.browser_console import CHROMIUM, ROOT, chromium, serve, watch
+from tests.app.browser_console import CHROMIUM, ROOT, chromium, download, serve, watch
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 TRAIN_TIMEOUT_S = 300  # the demo trains in about 30 s on 2 idle cores
@@ -128,10 +127,8 @@ def test_launch_the_demo_and_see_every_page(server, browser_page):
         visit(page, f"{url}/{name}", f"04-{name}")
         assert drawn_charts(page) >= charts, name
         if name == "levels":  # the PNG download is made on click, from the chart shown
-            with page.expect_download() as info:
-                page.locator("[data-testid=stDownloadButton] button", has_text="PNG").first.click()
-            assert Path(info.value.path()).read_bytes()[:4] == b"\x89PNG"
-            assert info.value.suggested_filename == "levels-train_loss.png"
+            filename, png = download(page, "PNG")
+            assert png[:4] == b"\x89PNG" and filename == "levels-train_loss.png"
         if name == "baselines":  # hovering a line shows the exact stored values
             tip = tooltip_on_hover(page)
             assert "epoch" in tip and "train_loss" in tip, tip

@@ -22,7 +22,7 @@ from engine.analysis import jobs as analyses
 from engine.imp import run_imp
 from engine.results import metrics_table, summary_table
 from engine.store import Store
-from tests.app.browser_console import CHROMIUM, chromium, serve, watch
+from tests.app.browser_console import CHROMIUM, chromium, download, serve, watch
 from tests.app.conftest import QUICK, short_demo
 from tests.app.svgmarks import marks
 
@@ -63,13 +63,6 @@ def settle(tab) -> None:
     tab.wait_for_timeout(500)
     tab.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=90_000)
     tab.wait_for_timeout(1000)
-
-
-def download(tab, label: str, i: int) -> tuple[str, bytes]:
-    button = tab.locator("[data-testid=stDownloadButton] button", has_text=label).nth(i)
-    with tab.expect_download(timeout=60_000) as info:
-        button.click()
-    return info.value.suggested_filename, Path(info.value.path()).read_bytes()
 
 
 def outside_the_app(name: str, store: Store, runs: list[str]) -> bytes | None:
