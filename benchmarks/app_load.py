@@ -60,7 +60,18 @@ from engine.presets import preset  # noqa: E402
 from engine.store import Store  # noqa: E402
 from tests.app import apptest  # noqa: E402
 
-PAGES = ["home", "launch", "runs", "levels", "baselines", "geometry", "spectra", "landscape"]
+PAGES = [
+    "home",
+    "launch",
+    "runs",
+    "compare",
+    "levels",
+    "baselines",
+    "geometry",
+    "spectra",
+    "landscape",
+    "sparsity",
+]
 
 
 def build_store(root: Path, runs: int, levels: int, epochs: int) -> list[str]:
@@ -291,8 +302,9 @@ def main() -> None:
     p.add_argument("--demos", type=int, default=4, help="demo runs queued (live part)")
     p.add_argument("--busy", type=int, default=0, help="busy processes beside (live part)")
     p.add_argument("--quick", action="store_true", help="the suite's smoke size")
+    p.add_argument("--pages", default=",".join(PAGES), help="comma-separated (load part)")
     args = p.parse_args()
-    args.pages = PAGES
+    args.pages = args.pages.split(",")
     if args.quick:
         args.runs, args.levels, args.epochs, args.repeat = 2, 1, 4, 1
         args.visits, args.demos, args.pages = 2, 1, ["home", "levels"]
