@@ -22,7 +22,7 @@ from engine import integrity
 from engine.config import BASELINES
 from engine.presets import preset
 from tests import dockerkit
-from tests.app.browser_console import CHROMIUM, ROOT, chromium, free_port, watch
+from tests.app.browser_console import CHROMIUM, ROOT, chromium, free_port, wait_until, watch
 
 # A first build (base, wheelhouse, image) takes minutes; pytest's 600 s default is too short.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3 * dockerkit.BUILD_TIMEOUT_S)]
@@ -41,16 +41,6 @@ def require(problem: str | None) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the container test: {problem}")
     pytest.skip(problem)
-
-
-def wait_until(check, timeout: float, what: str, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def short_demo_id() -> str:

@@ -171,3 +171,14 @@ def download(tab: Any, label: str, i: int = 0, tries: int = 3) -> tuple[str, byt
         except PlaywrightTimeout:
             tab.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=60_000)
     return _click_download(tab, label, i)
+
+
+def wait_until(check: Any, timeout: float, what: str, every: float = 1.0) -> Any:
+    """`check()`'s first truthy value, polled every `every` s; fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -5,13 +5,19 @@ to artifacts/screenshots/ (look at them when a change touches the layout)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from engine.jobs import JobQueue
 from engine.presets import preset
-from tests.app.browser_console import CHROMIUM, ROOT, chromium, download, serve, watch
+from tests.app.browser_console import (
+    CHROMIUM,
+    ROOT,
+    chromium,
+    download,
+    serve,
+    wait_until,
+    watch,
+)
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 TRAIN_TIMEOUT_S = 300  # the demo trains in about 30 s on 2 idle cores
@@ -21,16 +27,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin"),
 ]
-
-
-def wait_until(check, timeout: float, what: str, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
