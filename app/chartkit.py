@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from app import palette
+from app.curves import HIGH, LOW, RAW
 from engine.config import METHOD_LABELS
 
 METRIC_TITLES = {
@@ -48,12 +49,12 @@ def with_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(run=df["run_id"].astype(str).map(run_label))
 
 
-EXTRAS = ("run", "n", "sd", "se", "band_low", "band_high")  # a group's columns (app.curves)
+EXTRAS = ("run", "n", "sd", "se", LOW, HIGH)  # a group's columns (app.curves.grouped)
 
 
 def columns(df: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
     """`wanted`, plus a group's or a smoothed curve's columns where the table has them."""
-    raw = [f"{c}_raw" for c in wanted]
+    raw = [c + RAW for c in wanted]
     return df[[c for c in dict.fromkeys([*wanted, *EXTRAS, *raw]) if c in df.columns]]
 
 
@@ -66,16 +67,22 @@ def legend(**kw) -> alt.Legend:
     return alt.Legend(orient="bottom", direction="vertical", labelLimit=0, titleLimit=0, **kw)
 
 
+def _runs_legend(df: pd.DataFrame) -> bool:
+    """Runs get a legend when several are overlaid; groups always do, since it says how many
+    runs each one averages."""
+    return several_runs(df) or "n" in df.columns
+
+
 def run_dash(df: pd.DataFrame) -> dict:
-    """Runs overlaid in one chart: a dash pattern per run, with a legend of short labels;
-    groups always get theirs, which says how many runs each averages."""
-    if not several_runs(df) and "n" not in df.columns:
+    """Runs overlaid in one chart: a dash pattern per run, with a legend of short labels."""
+    if not _runs_legend(df):
         return {}
     return {"strokeDash": alt.StrokeDash("run:N", title="run", legend=legend())}
 
 
 def run_shape(df: pd.DataFrame) -> dict:
-    if not several_runs(df):
+    """Runs of a chart of points: a marker shape per run, with the same legend."""
+    if not _runs_legend(df):
         return {}
     return {"shape": alt.Shape("run:N", title="run", legend=legend())}
 
@@ -140,7 +147,6 @@ def lines_with_points(
     tooltip: list[str],
     under: tuple[alt.Chart, ...] = (),
     colour_points: bool = True,
-    zoom: bool = True,
     **encodings,
 ) -> alt.LayerChart:
     """Lines, plus points that carry the tooltip (a line's own tooltip shows one datum only);
@@ -149,17 +155,15 @@ def lines_with_points(
 
     A group's band (`band_low`/`band_high` from `app.curves.grouped`) is drawn under its
     line, and a smoothed value's raw curve (`<y>_raw`, `app.curves.smooth`) faintly behind
-    it. With `zoom` the scales follow the mouse (drag to pan, wheel to zoom, double-click to
-    reset); faceted charts cannot bind scales, so they pass `zoom=False`."""
-    field = str(y_.shorthand).split(":")[0]
+    it. The scales follow the mouse: drag to pan, wheel to zoom, double-click to reset."""
+    field = str(y_.shorthand).split(":")[0]  # the column `y_` plots
     drawn = [
         *under,
         *_band(df, x, y_, encodings),
         *_raw(df, x, y_, field, encodings),
     ]
-    line = alt.Chart().mark_line(strokeWidth=1.8).encode(x, y_, **encodings)
-    if zoom:
-        line = line.add_params(alt.selection_interval(bind="scales"))
+    zoom = alt.selection_interval(bind="scales")
+    line = alt.Chart().mark_line(strokeWidth=1.8).encode(x, y_, **encodings).add_params(zoom)
     hover = alt.selection_point(on="pointerover", nearest=True, empty=False, clear="pointerout")
     points = (
         alt.Chart()
@@ -176,15 +180,15 @@ def lines_with_points(
 
 
 def _band(df: pd.DataFrame, x: alt.X, y_: alt.Y, encodings: dict) -> list[alt.Chart]:
-    if "band_low" not in df.columns:
+    if LOW not in df.columns:
         return []
     keep = {k: v for k, v in encodings.items() if k in ("color", "detail")}
-    low = alt.Y("band_low:Q", title=y_["title"], scale=y_["scale"])
-    return [alt.Chart().mark_area(opacity=0.18).encode(x, low, alt.Y2("band_high:Q"), **keep)]
+    low = alt.Y(f"{LOW}:Q", title=y_["title"], scale=y_["scale"])
+    return [alt.Chart().mark_area(opacity=0.18).encode(x, low, alt.Y2(f"{HIGH}:Q"), **keep)]
 
 
 def _raw(df: pd.DataFrame, x: alt.X, y_: alt.Y, field: str, encodings: dict) -> list[alt.Chart]:
-    raw = f"{field}_raw"
+    raw = field + RAW
     if raw not in df.columns:
         return []
     y_raw = alt.Y(f"{raw}:Q", title=y_["title"], scale=y_["scale"], axis=y_["axis"])
@@ -261,12 +265,23 @@ def present(df: pd.DataFrame, column: str) -> list[str]:
     return [str(v) for v in df[column].unique()]
 
 
-def method_color(df: pd.DataFrame) -> alt.Color:
-    return palette.color("method", "method", present(df, "method"), legend=legend())
-
-
 def series_color(df: pd.DataFrame, column: str, name: str) -> alt.Color:
+    """The palette's colours for the series `df[column]` holds, legend titled `name`."""
     return palette.color(column, name, present(df, column), legend=legend())
+
+
+def method_color(df: pd.DataFrame) -> alt.Color:
+    return series_color(df, "method", "method")
+
+
+def sparsity_color() -> alt.Color:
+    """Levels coloured by their sparsity (a gradient legend in percent)."""
+    return alt.Color(
+        "sparsity:Q",
+        title="sparsity",
+        scale=palette.SPARSITY,
+        legend=alt.Legend(format=".0%", type="gradient", orient="bottom", titleLimit=0),
+    )
 
 
 def level_title(what: str, df: pd.DataFrame, level: int) -> str:

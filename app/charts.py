@@ -25,6 +25,7 @@ from app.chartkit import (
     positive,
     run_dash,
     run_shape,
+    sparsity_color,
     tips,
     title,
     typed,
@@ -44,19 +45,13 @@ def level_curves(
     (Fig. 1). Runs or groups (`app.curves.grouped`) are told apart by dash."""
     df = positive(metrics[metrics["branch"] == "imp"], y_, log)
     df = with_runs(columns(df, ["run_id", "level", "sparsity", x, y_]))
-    colour = alt.Color(
-        "sparsity:Q",
-        title="sparsity",
-        scale=palette.SPARSITY,
-        legend=alt.Legend(format=".0%", type="gradient", orient="bottom", titleLimit=0),
-    )
     return lines_with_points(
         df,
         epoch_x(x),
         y(y_, log),
         tips(df, ["level", "sparsity", x, y_]),
         colour_points=False,
-        color=colour,
+        color=sparsity_color(),
         detail=alt.Detail(["run_id:N", "level:O"]),
         **run_dash(df),
     ).properties(title=f"{title(y_)} per level")

@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 
 from app import palette
-from app.chartkit import legend, present, typed
+from app.chartkit import series_color, typed
 from engine.claims import Claim
 
 TIP = ["series", "level", "sparsity", "n", "mean", "t_low", "t_high", "mark"]
@@ -46,7 +46,7 @@ def effect_chart(levels: pd.DataFrame, seeds: pd.DataFrame, title: str, axis: st
     a dashed line at zero, above which the claim holds."""
     order = list(dict.fromkeys(levels.sort_values("level")["at"]))
     x = alt.X("at:N", title="level · sparsity", sort=order, axis=alt.Axis(labelAngle=0))
-    color = palette.color("series", "compared with", present(levels, "series"), legend=legend())
+    color = series_color(levels, "series", "compared with")
     several = levels["series"].nunique() > 1
     dodge = {"xOffset": alt.XOffset("series:N", sort=list(palette.SERIES))} if several else {}
     y_title = f"{axis} (> 0: the claim holds)"

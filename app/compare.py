@@ -27,14 +27,13 @@ from engine.config import METHOD_LABELS
 from engine.groups import differing, flatten
 
 FIXED = ["run", "status", "tags", "note", "levels done"]
-OPS = {
+OPS = {  # comparisons; `~` (contains) is text matching, in `apply_filter`
     "<=": operator.le,
     ">=": operator.ge,
     "!=": operator.ne,
     "=": operator.eq,
     "<": operator.lt,
     ">": operator.gt,
-    "~": None,  # contains
 }
 CLAUSE = re.compile(r"\s*(?P<field>[^=!<>~]+?)\s*(?P<op><=|>=|!=|=|<|>|~)\s*(?P<value>.*?)\s*")
 FORM = "field op value, joined by `and`, e.g. `prune.rate = 0.2 and seed < 3`"
@@ -103,11 +102,9 @@ class Clause:
 
 
 def _value(text: str) -> Any:
+    """A number where the text is one (compared as numbers), else the text unquoted."""
     text = text.strip().strip("\"'")
-    try:
-        return float(text) if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", text) else text
-    except ValueError:
-        return text
+    return float(text) if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", text) else text
 
 
 def parse_filter(text: str, columns: list[str]) -> list[Clause]:

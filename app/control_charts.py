@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from app import palette
-from app.chartkit import legend, points_named
+from app.chartkit import legend, points_named, series_color, typed
 from engine.replicates import aggregate
 from engine.stats import interval
 
@@ -65,9 +65,8 @@ def barriers(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
     """Log-volume against the loss at the point, a line per point (series) through the
     levels and per `by` (group or run)."""
-    color = palette.color("weights", "point", [str(v) for v in t["weights"].unique()],
-                          legend=legend())  # fmt: skip
-    tip = [f"{c}:{'Q' if c in ('loss', 'log_volume', 'n') else 'N'}" for c in t.columns]
+    color = series_color(t, "weights", "point")
+    tip = [typed(t, c) for c in t.columns]
     base = alt.Chart(t).encode(
         alt.X(
             "loss:Q", title="loss at the point (Hessian's examples)", scale=alt.Scale(type="log")
@@ -85,11 +84,11 @@ def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
 def barrier_bars(t: pd.DataFrame, title: str) -> alt.Chart:
     """Barriers per level from an `aggregate` table: a bar per path at the mean over seeds,
     a rule over their min–max; several groups side by side within a path's colour."""
-    color = palette.color("path", "path", [str(v) for v in t["path"].unique()], legend=legend())
+    color = series_color(t, "path", "path")
     x = alt.X("level:O", title="level", axis=alt.Axis(labelAngle=0))
     offset = alt.XOffset("series:N")
     t = t.assign(series=t["path"].astype(str) + " · " + t["group"].astype(str))
-    tip = [f"{c}:{'Q' if c in ('n', 'mean', 'sd', 'low', 'high') else 'N'}" for c in t.columns]
+    tip = [typed(t, c) for c in t.columns]
     y = alt.Y("mean:Q", title="test-error barrier", axis=alt.Axis(format="%"))
     bars = alt.Chart().mark_bar().encode(x, offset, y, color, tooltip=tip)
     rule = (

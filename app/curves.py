@@ -11,7 +11,7 @@ draws a group as it draws a run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -31,10 +31,6 @@ class CurveView:
     smoothing: float = 0.0  # 0 = raw; TensorBoard's slider, up to 0.99
     group_by: tuple[str, ...] | None = None  # None: each run; (): every differing field but seed
     band: str = "sd"
-    log_axes: frozenset[str] = field(default_factory=frozenset)
-
-    def log(self, column: str) -> bool:
-        return column in self.log_axes
 
 
 def smooth(df: pd.DataFrame, value: str, weight: float, series: list[str], x: str) -> pd.DataFrame:

@@ -22,7 +22,9 @@ from app.chartkit import (
     legend,
     level_name,
     points_named,
+    series_color,
     sparsity_by_level,
+    sparsity_color,
     typed,
     with_level_names,
     with_method,
@@ -126,19 +128,6 @@ def band_chart(
     return chart.properties(width=420, height=280, title=title)
 
 
-def _series(df: pd.DataFrame, column: str, name: str) -> alt.Color:
-    return palette.color(column, name, [str(v) for v in df[column].unique()], legend=legend())
-
-
-def _sparsity_color() -> alt.Color:
-    return alt.Color(
-        "sparsity:Q",
-        title="sparsity",
-        scale=palette.SPARSITY,
-        legend=alt.Legend(format=".0%", type="gradient", orient="bottom", titleLimit=0),
-    )
-
-
 def _figures(
     data: dict[str, pd.DataFrame], at: dict[str, int]
 ) -> dict[str, tuple[str, pd.DataFrame, alt.Chart]]:
@@ -153,7 +142,7 @@ def _figures(
             t = t.assign(level=t["level"].astype(int))
             title = f"Fig. 1: {chart_title(y)} per IMP-WR level ({BAND})"
             detail = ("group:N", "level:O")
-            chart = band_chart(t, "epoch", _sparsity_color(), title, y, log, detail=detail)
+            chart = band_chart(t, "epoch", sparsity_color(), title, y, log, detail=detail)
             out[f"fig1-{y}"] = (title, t, chart)
         for y, log in (("test_acc", False), ("train_loss", True)):
             base = pd.concat(
@@ -168,14 +157,14 @@ def _figures(
             levels = sorted(set(at.values()))
             where = ", ".join(level_name(lv, sparsity.get(lv)) for lv in levels)
             title = f"Fig. 2: {chart_title(y)} of IMP-WR and the baselines at {where}"
-            chart = band_chart(t, "epoch", _series(t, "method", "method"), title, y, log)
+            chart = band_chart(t, "epoch", series_color(t, "method", "method"), title, y, log)
             out[f"fig2-{y}"] = (title, t, chart)
     if len(summary):
         t = aggregate(with_method(summary), ["group", "method", "level"], "test_acc")
         sp = aggregate(with_method(summary), ["group", "method", "level"], "sparsity")
         t = t.assign(sparsity=sp["mean"].to_numpy(), quantity="test_acc")
         title = "Fig. 1: final test accuracy against sparsity"
-        color = _series(t, "method", "method")
+        color = series_color(t, "method", "method")
         chart = band_chart(t, "sparsity", color, title, "test_acc", x_title="sparsity")
         out["fig1-acc-vs-sparsity"] = (title, t, chart)
     distances = data["distances"]
@@ -184,7 +173,7 @@ def _figures(
         d = d.assign(to=d["to"].map(palette.DISTANCE_NAMES))
         t = aggregate(d[d["branch"] == "imp"], ["group", "level", "to"], "distance")
         title = "Fig. 3: distance from start_L (prunable weights)"
-        chart = band_chart(t, "level", _series(t, "to", "distance"), title, "distance")
+        chart = band_chart(t, "level", series_color(t, "to", "distance"), title, "distance")
         out["fig3-distances"] = (title, t, chart)
     trajectory = data["trajectory"]
     if len(trajectory):
@@ -192,7 +181,7 @@ def _figures(
         t = aggregate(tr, ["group", "level", "epoch", "series"], "train_loss")
         t = with_level_names(t.assign(level=t["level"].astype(int)), sparsity)
         title = "Fig. 4: level L and level L−1 projected on m_L (training loss)"
-        color = _series(t, "series", "weights")
+        color = series_color(t, "series", "weights")
         chart = band_chart(t, "epoch", color, title, "train_loss", log=True, facet=True)
         out["fig4-trajectory"] = (title, t, chart)
     spectra = data["spectra"]
@@ -204,7 +193,7 @@ def _figures(
         k = int(t["rank"].max())
         title = f"Fig. 5: top-{k} Hessian eigenvalues at min_L and Pr_L(min_(L−1))"
         positive = bool((t["low"] > 0).all())
-        color = _series(t, "weights", "weights")
+        color = series_color(t, "weights", "weights")
         chart = band_chart(t, "rank", color, title, "eigenvalue", log=positive, facet=True)
         out["fig5-spectra"] = (title, t, chart)
     volume = data["volume"]
@@ -212,7 +201,7 @@ def _figures(
         t = aggregate(points_named(volume), ["group", "level", "weights"], "log_volume")
         k = int(volume["k"].max())
         title = f"Fig. 5: basin log-volume proxy −½ Σ log λ_i over the top-{k} (larger = flatter)"
-        chart = band_chart(t, "level", _series(t, "weights", "weights"), title, "log_volume")
+        chart = band_chart(t, "level", series_color(t, "weights", "weights"), title, "log_volume")
         out["fig5-volume"] = (title, t, chart)
     layers = data.get("layers", pd.DataFrame())
     if len(layers):  # the Sparsity page's layer colours

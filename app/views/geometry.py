@@ -73,9 +73,10 @@ if not interp.empty:
     cols = st.columns(3)
     with cols[0]:
         metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=chartkit.title)
+    path_levels = geometry_charts.with_paths(interp)["level"]  # where each path ends
     with cols[1]:
-        pick = ui.choose_level(geometry_charts.with_paths(interp), "ip_level")
-    shown = interp if pick is None else interp[geometry_charts.with_paths(interp)["level"] == pick]
+        pick = ui.choose_level(interp.assign(level=path_levels), "ip_level")
+    shown = interp if pick is None else interp[path_levels == pick]
     shown = controls.apply(shown, view, runs, ["path", "alpha"], metric)
     chart = geometry_charts.interpolation_chart(shown, metric, pick, sparsity)
     name = f"interp-{metric}-{ui.ALL if pick is None else pick}"
