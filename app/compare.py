@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from app.chartkit import run_label
 from engine.annotations import Annotations
 from engine.config import METHOD_LABELS
+from engine.figures.chartkit import run_label
 from engine.groups import differing, flatten
 
 FIXED = ["run", "status", "tags", "note", "levels done"]

@@ -2,7 +2,7 @@
 
 Every control is kept in the URL under the same key on every page (`x`, `smooth`, `group`,
 `group_by`, `band`), so a shared link restores the view and moving between pages keeps it.
-What the controls do to the tables is `app.curves` (pure); this module only draws them.
+What the controls do to the tables is `engine.figures.curves` (pure); this module only draws them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app import data, selection, ui
-from app.curves import X_AXES, CurveView, grouped, smooth
+from engine.figures.curves import X_AXES, CurveView, grouped, smooth
 from engine.groups import BANDS, SEED, differing
 
 SMOOTHING = [0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99]

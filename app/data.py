@@ -23,7 +23,7 @@ from app import auth
 from engine import atomic
 from engine.analysis import tables as analysis_tables
 from engine.config import RunSpec
-from engine.jobs import ACTIVE, Job, JobQueue
+from engine.jobs.queue import ACTIVE, Job, JobQueue
 from engine.presets import PRESETS
 from engine.results import (
     LAYER_COLUMNS,
@@ -52,7 +52,7 @@ TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
     "interpolation": analysis_tables.interpolation_table,
     "barrier": analysis_tables.barrier_table,
     "landscape": analysis_tables.landscape_table,
-    "loss_matched": analysis_tables.loss_matched_table,  # the controls (app.control_charts)
+    "loss_matched": analysis_tables.loss_matched_table,  # the controls (figures.control_charts)
     "instability": analysis_tables.instability_table,
 }
 COLUMNS = {

@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app.export import spec_json, to_csv, to_png, to_svg  # noqa: F401 (also used by pages)
+from engine.figures.export import spec_json, to_csv, to_png, to_svg  # noqa: F401 (also used by pages)
 
 
 def _slug(name: str) -> str:

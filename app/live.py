@@ -27,7 +27,7 @@ import streamlit as st
 
 from app import auth, data, ui
 from engine.config import SpecError
-from engine.jobs import ACTIVE, Job
+from engine.jobs.queue import ACTIVE, Job
 from engine.store import StoreError
 
 WATCH_S = 3.0

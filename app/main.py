@@ -21,9 +21,9 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 import streamlit as st  # noqa: E402
 
 from app import auth, data, live, selection, ui  # noqa: E402
-from app.chartkit import run_label  # noqa: E402
+from engine.figures.chartkit import run_label  # noqa: E402
+from engine.jobs.worker import ensure_embedded_worker  # noqa: E402
 from engine.threads import worker_text  # noqa: E402
-from engine.worker import ensure_embedded_worker  # noqa: E402
 
 WORKER_ENV = "IMP_LAB_EMBEDDED_WORKER"  # "0": never start a worker (tests, clusters)
 PAGES = Path(__file__).resolve().parent / "views"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.jobs import Job
+from engine.jobs.queue import Job
 
 COLUMNS = [
     "id",

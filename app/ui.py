@@ -10,7 +10,7 @@ import streamlit as st
 from app import data, selection
 from engine.analysis.jobs import OPTIONS, options_for
 from engine.config import RunSpec, SpecError
-from engine.jobs import Job
+from engine.jobs.queue import Job
 from engine.store import StoreError
 
 ALL = "all"

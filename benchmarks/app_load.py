@@ -55,7 +55,7 @@ from benchmarks import browser  # noqa: E402
 from benchmarks.common import emit  # noqa: E402
 from engine.config import RunSpec  # noqa: E402
 from engine.imp import run_imp  # noqa: E402
-from engine.jobs import Job, JobQueue  # noqa: E402
+from engine.jobs.queue import Job, JobQueue  # noqa: E402
 from engine.presets import preset  # noqa: E402
 from engine.store import Store  # noqa: E402
 from tests.app import apptest  # noqa: E402

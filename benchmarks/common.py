@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from engine.jobs import KINDS, JobKind, Prepared, register_kind
+from engine.jobs.queue import KINDS, JobKind, Prepared, register_kind
 
 MODULE = "benchmarks.common"
 NOOP = "bench_noop"

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.common import MODULE, NOOP, emit  # noqa: E402
 from engine.config import RunSpec  # noqa: E402
 from engine.database import Database  # noqa: E402
-from engine.jobs import MODULES_ENV, JobQueue  # noqa: E402
+from engine.jobs.queue import MODULES_ENV, JobQueue  # noqa: E402
 
 RECORD = "x" * 500  # about the size of a no-op job's record
 

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import MODULE, NOOP, emit  # noqa: E402
-from engine.jobs import MODULES_ENV, JobQueue  # noqa: E402
+from engine.jobs.queue import MODULES_ENV, JobQueue  # noqa: E402
 
 
 def stats(waits: list[float]) -> dict:
@@ -91,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["RAY_worker_niceness"] = str(args.ray_niceness)  # noqa: SIM112 - read by the head
 
-    from engine.ray_backend import LOOPBACK_ENV, start_local_head
+    from engine.jobs.ray_backend import LOOPBACK_ENV, start_local_head
 
     os.environ.update(LOOPBACK_ENV)
     env = dict(os.environ, PYTHONPATH=str(REPO), **{MODULES_ENV: MODULE})

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import emit  # noqa: E402
 from engine.config import RunSpec  # noqa: E402
-from engine.jobs import JobQueue  # noqa: E402
+from engine.jobs.queue import JobQueue  # noqa: E402
 from engine.presets import preset  # noqa: E402
 from engine.threads import CAP_ENV, WAIT_ENV, worker_env  # noqa: E402
 

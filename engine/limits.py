@@ -19,7 +19,7 @@ from engine.settings import LimitError, Limits
 
 def epoch_levels(spec: RunSpec) -> int | None:
     """Epochs × trainings for `spec`; None when its length is in iterations."""
-    from engine.job_kinds import planned_levels  # job_kinds imports the queue
+    from engine.jobs.kinds import planned_levels  # job_kinds imports the queue
 
     length = spec.train.length
     return length.value * len(planned_levels(spec)) if length.unit == "ep" else None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config import RunSpec, SpecError
-from engine.jobs import Job, JobKind, Prepared, register_kind
+from engine.jobs.queue import Job, JobKind, Prepared, register_kind
 from engine.presets import REPRODUCE, reproduce_specs
 from engine.settings import data_root
 from engine.store import Store
@@ -182,7 +182,7 @@ def reproduce(
 ) -> dict[str, Any]:
     """Train (or resume) one seed of an experiment, then compute its missing analyses."""
     from engine.imp import open_run, train_run
-    from engine.job_kinds import RunProgress
+    from engine.jobs.kinds import RunProgress
     from engine.train import Cancelled, NullReporter
 
     reporter = reporter or NullReporter()
@@ -210,7 +210,7 @@ def reproduce(
 
 def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
     """Whether the run is finished and every analysis of it is stored."""
-    from engine.job_kinds import planned_levels
+    from engine.jobs.kinds import planned_levels
 
     p = normalize_payload(payload)
     spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))

@@ -33,7 +33,7 @@ import pandas as pd
 
 from engine import atomic
 from engine.config import RunSpec, SpecError, content_hash, load_spec_file
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.presets import PRESETS, preset
 from engine.results import metrics_table, summary_table
 from engine.settings import data_root

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from engine.config import RunSpec, SpecError
-from engine.jobs import Job, JobQueue
+from engine.jobs.queue import Job, JobQueue
 from engine.store import Store, StoreError
 
 WAIT_ENV = "OMP_WAIT_POLICY"

@@ -83,7 +83,7 @@ def forward_flops(spec: RunSpec) -> float:
 
 def _trainings(spec: RunSpec) -> tuple[int, int, float]:
     """(trainings of the run, instability copies, epochs of them all)."""
-    from engine.job_kinds import planned_levels
+    from engine.jobs.kinds import planned_levels
 
     t, k = spec.train.length, spec.prune.rewind
     full = float(t.value) if t.unit == "ep" else 0.0

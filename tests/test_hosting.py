@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"

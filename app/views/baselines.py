@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import charts, controls, data, downloads, ui
+from app import controls, data, downloads, ui
+from engine.figures import charts
 
 st.title("Baselines")
 st.caption(

@@ -4,8 +4,9 @@ solution's loss and accuracy, and linear interpolation paths with their barriers
 
 import streamlit as st
 
-from app import chartkit, control_charts, controls, data, downloads, geometry_charts, ui
+from app import controls, data, downloads, ui
 from engine.analysis.jobs import OPTIONS
+from engine.figures import chartkit, control_charts, geometry_charts
 
 st.title("Geometry")
 runs = ui.chosen_runs()

@@ -3,7 +3,8 @@ random directions (Li et al. 2018), as a heatmap."""
 
 import streamlit as st
 
-from app import chartkit, data, downloads, spectra_charts, ui
+from app import data, downloads, ui
+from engine.figures import chartkit, spectra_charts
 
 st.title("Landscape")
 st.caption(

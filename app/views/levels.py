@@ -3,7 +3,8 @@ final accuracy of every level against its sparsity."""
 
 import streamlit as st
 
-from app import chartkit, charts, controls, data, downloads, ui
+from app import controls, data, downloads, ui
+from engine.figures import chartkit, charts
 
 st.title("Levels")
 st.caption(

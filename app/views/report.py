@@ -9,8 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from app import auth, data, ui
-from app.report import build_report
 from engine.config import SpecError
+from engine.figures.report import build_report
 from engine.presets import REPRODUCE
 from engine.reproduce import HESSIAN_DEFAULTS, parse_seeds, run_ids
 from engine.store import StoreError

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import auth, data, runstable, selection, ui
-from engine.jobs import STATUSES
+from engine.jobs.queue import STATUSES
 
 REFRESH_S = 2.0
 PENDING = "_delete"  # the row whose deletion awaits confirmation

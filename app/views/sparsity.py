@@ -3,7 +3,8 @@ several runs or groups at once, and where IMP prunes, layer by layer."""
 
 import streamlit as st
 
-from app import controls, data, downloads, per_level, sparsity_charts, ui
+from app import controls, data, downloads, ui
+from engine.figures import per_level, sparsity_charts
 
 st.title("Sparsity")
 st.caption(

@@ -3,7 +3,8 @@ eigenvalue density, the trace, and the log-volume proxy of each level's basin.""
 
 import streamlit as st
 
-from app import chartkit, control_charts, controls, data, downloads, spectra_charts, ui
+from app import controls, data, downloads, ui
+from engine.figures import chartkit, control_charts, spectra_charts
 
 st.title("Spectra")
 runs = ui.chosen_runs()

@@ -5,8 +5,9 @@ import tomllib
 
 import streamlit as st
 
-from app import auth, charts, data, downloads, ui
+from app import auth, data, downloads, ui
 from engine.config import SpecError
+from engine.figures import charts
 from engine.groups import BANDS, band
 from engine.store import StoreError
 from engine.sweeps import expand_grid, grid_from_dict, list_sweeps, submit_sweep, sweep_table

@@ -112,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     for r in reqs:
         check_analysis(store, r)
     if args.submit:
-        from engine.jobs import JobQueue
+        from engine.jobs.queue import JobQueue
 
         queue = JobQueue(store.root)
         for r in reqs:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from engine.cli.display import console
 from engine.cli.specargs import add_spec_arguments, spec_from_args
-from engine.jobs import Job, JobQueue
+from engine.jobs.queue import Job, JobQueue
 from engine.settings import store_root
 from engine.threads import worker_text
 

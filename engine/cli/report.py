@@ -35,7 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.report import build_report  # no Streamlit in it; imported only when reporting
+    from engine.figures.report import (
+        build_report,
+    )  # no Streamlit in it; imported only when reporting
 
     store = Store(args.store or store_root())
     ids = list(args.runs)

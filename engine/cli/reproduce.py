@@ -90,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
     if args.plan:
         return 0
     if args.submit:
-        from engine.jobs import JobQueue
+        from engine.jobs.queue import JobQueue
 
         queue = JobQueue(store.root)
         for p in payloads:

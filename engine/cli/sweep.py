@@ -13,7 +13,7 @@ from engine.cli.display import console
 from engine.cli.specargs import add_spec_arguments, flag_values
 from engine.cluster import BACKENDS, DEVICES, load_cluster_config, require_ray, shared_store_path
 from engine.config import SpecError
-from engine.jobs import JobError, JobQueue
+from engine.jobs.queue import JobError, JobQueue
 from engine.settings import store_root
 from engine.store import Store
 from engine.sweeps import expand_grid, list_sweeps, load_grid, load_sweep, submit_sweep
@@ -147,7 +147,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                 f"`python -m engine ray-dispatch --store {root} --address HEAD`"
             )
         return 0
-    from engine.ray_backend import RayDispatcher, dispatch_until
+    from engine.jobs.ray_backend import RayDispatcher, dispatch_until
 
     ended = lambda: all(_status(queue, i) in ENDED for i in sweep.job_ids)  # noqa: E731
     dispatch_until(RayDispatcher(root, config.address, config.device), ended)
@@ -193,7 +193,7 @@ def run_dispatcher(args: argparse.Namespace) -> int:
     require_ray()
     root = shared_store_path(args.store or store_root())
     config = load_cluster_config(root, backend="ray", address=args.address, device=args.device)
-    from engine.ray_backend import RayDispatcher, dispatch_until
+    from engine.jobs.ray_backend import RayDispatcher, dispatch_until
 
     dispatcher = RayDispatcher(root, config.address, config.device)
     dispatch_until(dispatcher, dispatcher.idle if args.exit_when_idle else None)

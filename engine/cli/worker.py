@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.jobs import ENV
+from engine.jobs.queue import ENV
 from engine.settings import store_root
 
 
@@ -46,7 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from engine import threads
-    from engine.worker import run_worker  # engine.worker imports engine.cli.display: no cycle
+    from engine.jobs.worker import (
+        run_worker,
+    )  # engine.jobs.worker imports engine.cli.display: no cycle
 
     threads.reexec_with_passive_wait()  # idle OpenMP threads sleep (read when torch loads)
     run_worker(

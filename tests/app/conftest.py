@@ -12,7 +12,7 @@ import pytest
 
 from engine.analysis import jobs as analyses
 from engine.imp import run_imp
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.presets import preset
 from engine.store import Store
 

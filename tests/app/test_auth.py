@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.presets import preset
 from engine.store import Store
 from engine.users import hash_token

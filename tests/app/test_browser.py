@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.presets import preset
 from tests.app.browser_console import (
     CHROMIUM,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from app import charts, export
 from engine.analysis import jobs as analyses
+from engine.figures import charts, export
 from engine.imp import run_imp
 from engine.results import metrics_table, summary_table
 from engine.store import Store

@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from app import charts, downloads, geometry_charts, palette, spectra_charts
+from app import downloads
+from engine.figures import charts, geometry_charts, palette, spectra_charts
 from tests.app import tables as T
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import compare, curves, export, per_level, sparsity_charts
+from app import compare
 from engine.annotations import Annotations
+from engine.figures import curves, export, per_level, sparsity_charts
 from tests.app import tables as T
 from tests.app.test_charts import RUN_A, RUN_B
 from tests.app.test_pages import charts, open_app
@@ -53,7 +54,7 @@ def test_grouping_averages_runs_into_labelled_groups_with_a_band():
 
 
 def chartkit_chart(grouped):
-    from app import charts
+    from engine.figures import charts
 
     return charts.final_vs_sparsity(grouped)
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from app import control_charts as CC
-from app import palette
+from engine.figures import control_charts as CC
+from engine.figures import palette
 
 
 def _barrier(path: str, seed: int, value: float) -> dict:

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 
-from app import chartkit, charts, export, geometry_charts, palette, spectra_charts
-from app.chartkit import run_label
+from engine.figures import chartkit, charts, export, geometry_charts, palette, spectra_charts
+from engine.figures.chartkit import run_label
 from tests.app import tables as T
 from tests.app.svgmarks import data_marks, marks
 from tests.app.test_charts import BUILDERS, RUN_A, RUN_B, two_runs
@@ -129,7 +129,7 @@ def test_png_export_is_the_image_of_the_spec():
 
 
 def test_every_series_has_one_colour_on_every_chart_and_in_the_report(tmp_path):
-    from app import report
+    from engine.figures import report
 
     seen: dict[str, set[str]] = {}
     specs = [export.spec_dict(make()) for make in [*BUILDERS.values(), *TWO_RUNS.values()]]

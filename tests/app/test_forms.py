@@ -12,7 +12,7 @@ from engine.analysis.jobs import ANALYSES
 from engine.analysis.options import TRAINS
 from engine.cli.specargs import SECTIONS
 from engine.config import RunSpec
-from engine.jobs import Job
+from engine.jobs.queue import Job
 from engine.presets import PRESETS, preset
 
 

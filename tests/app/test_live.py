@@ -12,7 +12,7 @@ import app.data
 import app.live
 from app import data
 from app.live import page_token, rerun_due, wants_rerun
-from engine.jobs import Job, JobQueue
+from engine.jobs.queue import Job, JobQueue
 from engine.presets import preset
 from engine.results import metrics_table
 from engine.store import Store

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.analysis.jobs import ANALYSES
 from engine.analysis.options import TRAINS
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.presets import preset
 from engine.store import Store
 from tests.app import apptest

@@ -9,13 +9,13 @@ import math
 import pandas as pd
 import pytest
 
-from app import report as RP
-from app.claim_charts import effect_chart
-from app.export import spec_dict
 from engine import claims as C
 from engine import reproduce as R
 from engine.config import BASELINES
-from engine.jobs import JobQueue
+from engine.figures import report as RP
+from engine.figures.claim_charts import effect_chart
+from engine.figures.export import spec_dict
+from engine.jobs.queue import JobQueue
 from engine.presets import REPRODUCE
 from engine.results import metrics_table
 from engine.store import Store

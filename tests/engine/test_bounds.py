@@ -13,7 +13,7 @@ from engine.analysis.hvp import coordinates
 from engine.cli import main
 from engine.config import SpecError
 from engine.imp import run_imp
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.models import build_model
 from engine.store import Store
 from tests.engine.conftest import tiny_spec

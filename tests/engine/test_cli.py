@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.cli import main
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.store import Store
 from tests.engine.conftest import tiny_spec
 

@@ -10,7 +10,7 @@ import pytest
 from engine.cli import main
 from engine.cluster import ClusterConfig, load_cluster_config, shared_store_path
 from engine.config import SpecError
-from engine.jobs import ENV, JobQueue
+from engine.jobs.queue import ENV, JobQueue
 from tests.engine.conftest import tiny_spec
 from tests.engine.jobkinds import small_spec  # noqa: F401 - registers the test_* kinds
 

@@ -19,9 +19,9 @@ from engine import atomic
 from engine.analysis import jobs as analyses
 from engine.cli import main
 from engine.imp import run_imp
+from engine.jobs.worker import run_worker
 from engine.results import metrics_table
 from engine.store import Store, StoreError
-from engine.worker import run_worker
 from tests.engine.conftest import tiny_spec
 
 

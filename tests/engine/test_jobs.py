@@ -9,10 +9,10 @@ import pytest
 from engine.cli import main
 from engine.config import SpecError
 from engine.imp import run_imp
-from engine.jobs import ENV, JobError, JobQueue, JobSettings
+from engine.jobs.queue import ENV, JobError, JobQueue, JobSettings
+from engine.jobs.worker import run_worker
 from engine.legacy import RETIRED
 from engine.store import Store
-from engine.worker import run_worker
 from tests.engine.jobkinds import small_spec  # also registers the test_* kinds
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobs import KINDS, JobKind, JobQueue, JobSettings, Prepared, register_kind
+from engine.jobs.queue import KINDS, JobKind, JobQueue, JobSettings, Prepared, register_kind
 from engine.settings import Limits
 from engine.store import Store
 from tests.engine.conftest import tiny_spec

@@ -13,7 +13,7 @@ import pytest
 
 from engine.cli import main
 from engine.config import SpecError
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.limits import check_request
 from engine.presets import preset
 from engine.settings import SHARED, LimitError, Limits, Settings, load_settings

@@ -17,12 +17,12 @@ pytest.importorskip("ray")
 
 from engine.cli import main
 from engine.groups import band
-from engine.jobs import ENV, MODULES_ENV, JobQueue
+from engine.jobs.queue import ENV, MODULES_ENV, JobQueue
+from engine.jobs.ray_backend import LOOPBACK_ENV, run_job_on_node, start_local_head
+from engine.jobs.worker import run_worker
 from engine.presets import preset
-from engine.ray_backend import LOOPBACK_ENV, run_job_on_node, start_local_head
 from engine.store import Store, StoreError
 from engine.sweeps import list_sweeps, sweep_groups, sweep_table
-from engine.worker import run_worker
 from tests.engine.test_worker import REPO, same_results, wait_for
 
 pytestmark = pytest.mark.slow

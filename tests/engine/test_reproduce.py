@@ -9,7 +9,7 @@ from engine import reproduce as R
 from engine.analysis.jobs import stored_results
 from engine.cli import main
 from engine.config import SpecError
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.presets import REPRODUCE
 from engine.store import Store
 from tests.engine.conftest import tiny_spec

@@ -9,7 +9,7 @@ import pytest
 from engine.cli import main
 from engine.config import RunSpec, SpecError
 from engine.groups import band
-from engine.jobs import JobQueue
+from engine.jobs.queue import JobQueue
 from engine.store import Store
 from engine.sweeps import (
     Member,

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine.worker
+import engine.jobs.worker
 from engine import threads
 from engine.cli import main as cli
-from engine.jobs import Job, JobQueue
+from engine.jobs.queue import Job, JobQueue
+from engine.jobs.worker import execute_job, run_worker
 from engine.presets import preset
 from engine.store import Store
 from engine.threads import SMALL_BATCH_FLOPS, threads_for
-from engine.worker import execute_job, run_worker
 from tests.engine.jobkinds import small_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +119,7 @@ def test_worker_records_its_threads_and_jobs_shows_them(tmp_path, capsys, monkey
         cli(["jobs", "--store", str(tmp_path)])
         return execute_job(queue, job, worker_id, device, heart)
 
-    monkeypatch.setattr(engine.worker, "execute_job", spy)
+    monkeypatch.setattr(engine.jobs.worker, "execute_job", spy)
     before = torch.get_num_threads()
     try:
         assert run_worker(tmp_path, "cpu", max_jobs=1, worker_id="w1") == 1

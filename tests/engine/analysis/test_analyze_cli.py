@@ -30,8 +30,8 @@ def test_bad_flags_are_one_line_errors(run, capsys):
 
 def test_submitted_jobs_are_computed_by_a_worker(fresh_run, capsys):
     from engine.analysis import tables
-    from engine.jobs import JobQueue
-    from engine.worker import run_worker
+    from engine.jobs.queue import JobQueue
+    from engine.jobs.worker import run_worker
 
     store, rid, _ = fresh_run
     args = ["analyze", rid, "--what", "distances,interpolation", "--store", str(store.root)]

@@ -2,7 +2,7 @@
 
 A job kind says how to validate a payload (at submit) and how to execute it (in a worker);
 kinds register themselves here when their module is imported. The queue that stores these
-records is `engine.jobs.JobQueue`.
+records is `engine.jobs.queue.JobQueue`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Chart builders for the Geometry page (Figs. 3 and 4, the projected solution, and the
-interpolation paths with their barriers), from `engine.analysis.tables`; see `app.charts`."""
+interpolation paths with their barriers), from `engine.analysis.tables`; see `charts`."""
 
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 
-from app import palette
-from app.chartkit import (
+from engine.figures import palette
+from engine.figures.chartkit import (
     columns,
     epoch_x,
     level_x,

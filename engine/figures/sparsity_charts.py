@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from app.chartkit import (
+from engine.figures.chartkit import (
     columns,
     legend,
     lines_with_points,
@@ -16,13 +16,13 @@ from app.chartkit import (
     with_runs,
     y,
 )
-from app.charts import sparsity_x, with_remaining
+from engine.figures.charts import sparsity_x, with_remaining
 
 
 def against_remaining(
     df: pd.DataFrame, name: str, log_y: bool = False, remaining: bool = True, rate: bool = False
 ) -> alt.Chart:
-    """`value` per level (a `app.per_level.table`) against the weights remaining on a log
+    """`value` per level (a `per_level.table`) against the weights remaining on a log
     axis (or the sparsity), one line per series and run or group."""
     cols = ["run_id", "branch", "level", "sparsity", "series", "value"]
     frame = with_remaining(with_runs(columns(df, cols)))

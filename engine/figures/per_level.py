@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from app import palette
-from app.chartkit import points_named
-from app.geometry_charts import with_paths
+from engine.figures import palette
+from engine.figures.chartkit import points_named
+from engine.figures.geometry_charts import with_paths
 
 COLUMNS = ["run_id", "branch", "level", "sparsity", "series", "value"]
 

@@ -15,8 +15,11 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from app import palette
-from app.chartkit import (
+from engine import atomic
+from engine.analysis import tables
+from engine.claims import RULES, Claim, claims_frame, evaluate_claims
+from engine.figures import palette
+from engine.figures.chartkit import (
     axis_format,
     facet_levels,
     legend,
@@ -29,13 +32,10 @@ from app.chartkit import (
     with_level_names,
     with_method,
 )
-from app.chartkit import title as chart_title
-from app.claim_charts import claim_figures, figure_name
-from app.control_charts import control_figures, control_sections
-from app.export import to_csv, to_png, to_svg
-from engine import atomic
-from engine.analysis import tables
-from engine.claims import RULES, Claim, claims_frame, evaluate_claims
+from engine.figures.chartkit import title as chart_title
+from engine.figures.claim_charts import claim_figures, figure_name
+from engine.figures.control_charts import control_figures, control_sections
+from engine.figures.export import to_csv, to_png, to_svg
 from engine.replicates import aggregate, baseline_levels, gather, group_specs, replicate_groups
 from engine.results import layers_table, metrics_table, summary_table
 from engine.store import Store
@@ -48,7 +48,7 @@ READERS = {  # every stored table the figures and the claims read, gathered once
     "trajectory": tables.trajectory_table,
     "spectra": tables.spectra_table,
     "volume": tables.volume_table,
-    # the controls (app.control_charts, engine.claim_controls)
+    # the controls (engine.figures.control_charts, engine.claim_controls)
     "loss_matched": tables.loss_matched_table,
     "barrier": tables.barrier_table,
     "instability": tables.instability_table,

@@ -1,6 +1,6 @@
 """The job queue's SQLite file: every read and write of job and worker rows, and nothing else.
 
-`engine.jobs.JobQueue` decides what a change means (claims, retries, recovery); this module
+`engine.jobs.queue.JobQueue` decides what a change means (claims, retries, recovery); this module
 only stores it. One row per job (no value grows with the queue) and an index for each
 question the queue asks, so a submit, a claim and a stale-job scan cost the same at 10 and at
 10,000 queued jobs.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.database import Database, record_ok, scalar
-from engine.job_model import ACTIVE, CLAIMED, STATUSES, Job
+from engine.jobs.records import ACTIVE, CLAIMED, STATUSES, Job
 from engine.legacy import RETIRED, has_legacy, legacy_jobs, retire
 
 log = logging.getLogger("engine")

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from engine.config import RunSpec, SpecError
-from engine.jobs import Job, JobKind, Prepared, register_kind
+from engine.jobs.queue import Job, JobKind, Prepared, register_kind
 from engine.store import Store
 
 # --- run ------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ import math
 import altair as alt
 import pandas as pd
 
-from app import palette
-from app.chartkit import series_color, typed
 from engine.claims import Claim
+from engine.figures import palette
+from engine.figures.chartkit import series_color, typed
 
 TIP = ["series", "level", "sparsity", "n", "mean", "t_low", "t_high", "mark"]
 TIP += ["sign_low", "sign_high", "sign_confidence"]

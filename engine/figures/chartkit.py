@@ -1,6 +1,6 @@
 """The parts every chart is built from: axes, run labels, legends, lines with hover points.
 
-Kept apart from the builders (`app.charts`) so each builder reads as what it plots, and so
+Kept apart from the builders (`charts`) so each builder reads as what it plots, and so
 every chart formats ticks, names runs and places legends the same way.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from app import palette
-from app.curves import HIGH, LOW, RAW
 from engine.config import METHOD_LABELS
+from engine.figures import palette
+from engine.figures.curves import HIGH, LOW, RAW
 
 METRIC_TITLES = {
     "train_loss": "training loss",
@@ -49,7 +49,7 @@ def with_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(run=df["run_id"].astype(str).map(run_label))
 
 
-EXTRAS = ("run", "n", "sd", "se", LOW, HIGH)  # a group's columns (app.curves.grouped)
+EXTRAS = ("run", "n", "sd", "se", LOW, HIGH)  # a group's columns (engine.figures.curves.grouped)
 
 
 def columns(df: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def positive(df: pd.DataFrame, column: str, log: bool) -> pd.DataFrame:
 
 def typed(df: pd.DataFrame, column: str) -> str:
     """`column:Q` or `column:N`: encodings name their type, so a chart can be serialised from
-    inline values (`app.export`), where Altair cannot infer it from a DataFrame."""
+    inline values (`export`), where Altair cannot infer it from a DataFrame."""
     kind = df[column].dtype
     numeric = pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)
     return f"{column}:{'Q' if numeric else 'N'}"
@@ -135,7 +135,7 @@ def typed(df: pd.DataFrame, column: str) -> str:
 
 def tips(df: pd.DataFrame, columns: list[str]) -> list[str]:
     """The tooltip: the run's full id (legends show the short label), then `columns`, all
-    with the exact stored values; for a group (`app.curves.grouped`) its n, s.d. and s.e."""
+    with the exact stored values; for a group (`curves.grouped`) its n, s.d. and s.e."""
     wanted = ["run_id", *columns, "n", "sd", "se"]
     return [typed(df, c) for c in dict.fromkeys(wanted) if c in df.columns]
 
@@ -153,8 +153,8 @@ def lines_with_points(
     `under` are layers drawn beneath them from the same data. Points coloured by a continuous
     scale would turn its gradient legend into symbols, so those pass `colour_points=False`.
 
-    A group's band (`band_low`/`band_high` from `app.curves.grouped`) is drawn under its
-    line, and a smoothed value's raw curve (`<y>_raw`, `app.curves.smooth`) faintly behind
+    A group's band (`band_low`/`band_high` from `curves.grouped`) is drawn under its
+    line, and a smoothed value's raw curve (`<y>_raw`, `curves.smooth`) faintly behind
     it. The scales follow the mouse: drag to pan, wheel to zoom, double-click to reset."""
     field = str(y_.shorthand).split(":")[0]  # the column `y_` plots
     drawn = [

@@ -10,8 +10,8 @@ import re
 import altair as alt
 import pandas as pd
 
-from app import palette
-from app.chartkit import legend, points_named, series_color, typed
+from engine.figures import palette
+from engine.figures.chartkit import legend, points_named, series_color, typed
 from engine.replicates import aggregate
 from engine.stats import interval
 

@@ -1,6 +1,6 @@
 """Chart builders for the Spectra and Landscape pages (Fig. 5, the eigenvalue density, the
 trace, the basin volume proxy, the 2-D loss surface), from `engine.analysis.tables`; see
-`app.charts`."""
+`charts`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from app import palette
-from app.chartkit import (
+from engine.figures import palette
+from engine.figures.chartkit import (
     columns,
     epoch_x,
     level_x,

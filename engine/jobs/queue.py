@@ -1,6 +1,6 @@
 """The job queue: one SQLite row per job, shared safely by any number of worker processes.
 
-Jobs live in ``<store root>/jobs/queue.sqlite3`` (see `engine.job_table`), so the app, the CLI
+Jobs live in ``<store root>/jobs/queue.sqlite3`` (see `engine.jobs.table`), so the app, the CLI
 and the workers need nothing but the store folder. A job's id comes from the content hash of
 what it computes: submitting the same thing twice returns the existing job (or its finished
 result), never a second computation. Every state change is one `BEGIN IMMEDIATE` transaction,
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import content_hash
-from engine.job_model import (
+from engine.jobs.records import (
     ACTIVE,
     CLAIMED,
     ENV,
@@ -39,7 +39,7 @@ from engine.job_model import (
     load_kind_modules,
     register_kind,
 )
-from engine.job_table import JobTable
+from engine.jobs.table import JobTable
 from engine.limits import check_owner, check_request
 from engine.settings import Limits, load_settings
 from engine.store import Store, check_name
@@ -64,7 +64,7 @@ __all__ = [
 
 
 class JobQueue:
-    """Jobs and worker heartbeats in ``<root>/jobs`` (see `engine.job_table`); `root` is
+    """Jobs and worker heartbeats in ``<root>/jobs`` (see `engine.jobs.table`); `root` is
     the store root."""
 
     def __init__(
@@ -329,5 +329,5 @@ class JobQueue:
         return self.table.workers_since(time.time() - self.settings.heartbeat_timeout)
 
 
-# Importing the built-in kinds registers them; they need `register_kind` (engine.job_model).
-from engine import job_kinds, reproduce  # noqa: E402, F401
+# Importing the built-in kinds registers them; they need `register_kind` (engine.jobs.records).
+import engine.jobs.kinds  # noqa: E402, F401

@@ -3,9 +3,9 @@
 Each builder takes the table that `engine.results` returns (rows of several runs may be
 mixed: runs are told apart by dash or marker shape, with a legend of short run labels),
 filters nothing the page did not ask for, and puts every column that identifies a point into
-its tooltip so hovering shows the exact stored values. Colours come from `app.palette`, so a
-series has one colour on every chart. The analyses' charts are in `app.geometry_charts` and
-`app.spectra_charts`; the parts all of them share are in `app.chartkit`.
+its tooltip so hovering shows the exact stored values. Colours come from `palette`, so a
+series has one colour on every chart. The analyses' charts are in `geometry_charts` and
+`spectra_charts`; the parts all of them share are in `chartkit`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from app import palette
-from app.chartkit import (
+from engine.figures import palette
+from engine.figures.chartkit import (
     axis_format,
     columns,
     epoch_x,
@@ -42,7 +42,7 @@ def level_curves(
     metrics: pd.DataFrame, y_: str = "train_loss", log: bool = False, x: str = "epoch"
 ) -> alt.Chart:
     """One line per IMP level against epoch (or iteration, wall time), coloured by sparsity
-    (Fig. 1). Runs or groups (`app.curves.grouped`) are told apart by dash."""
+    (Fig. 1). Runs or groups (`curves.grouped`) are told apart by dash."""
     df = positive(metrics[metrics["branch"] == "imp"], y_, log)
     df = with_runs(columns(df, ["run_id", "level", "sparsity", x, y_]))
     return lines_with_points(

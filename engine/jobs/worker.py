@@ -35,7 +35,7 @@ from engine.cli.display import format_epoch
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.imp import resolve_device
-from engine.jobs import KINDS, Job, JobQueue, JobSettings, load_kind_modules
+from engine.jobs.queue import KINDS, Job, JobQueue, JobSettings, load_kind_modules
 from engine.store import StoreError, check_name
 from engine.train import Cancelled
 
@@ -287,7 +287,7 @@ def run_worker(
 ) -> int:
     """Claim and run jobs until stopped (or `max_jobs` have run); return how many ran.
 
-    Settings left as None come from the environment (see `engine.jobs.ENV`) or defaults.
+    Settings left as None come from the environment (see `engine.jobs.queue.ENV`) or defaults.
     """
     load_kind_modules()
     settings = JobSettings.from_env(

@@ -38,9 +38,9 @@ from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
 from engine.cluster import shared_store_path
 from engine.config import SpecError
-from engine.jobs import CLAIMED, KINDS, JobError, JobQueue, JobSettings, load_kind_modules
+from engine.jobs.queue import CLAIMED, KINDS, JobError, JobQueue, JobSettings, load_kind_modules
+from engine.jobs.worker import NOT_RETRIED, beating, execute_job, worker_device
 from engine.store import StoreError
-from engine.worker import NOT_RETRIED, beating, execute_job, worker_device
 
 NAMESPACE = "imp-lab"
 STOP_GRACE_S = 15.0  # on stop: time for running tasks to give their jobs back
