@@ -1,13 +1,16 @@
 """Model registry: each family file registers its builders by name.
 
 A builder is `fn(in_shape, num_classes) -> nn.Module` with `in_shape = (channels, height,
-width)`, so one name serves MNIST and CIFAR alike. Adding a model means adding one file and
-one import line at the bottom of this module.
+width)`, so one name serves MNIST and CIFAR alike. Adding a model is adding one file here
+that decorates its builder with `register`: every module of this package is imported below
+(`engine.plugins`), so there is no list to edit.
 """
 
 from collections.abc import Callable
 
 from torch import nn
+
+from engine.plugins import import_submodules
 
 Builder = Callable[[tuple[int, int, int], int], nn.Module]
 
@@ -56,9 +59,5 @@ def output_name(model: nn.Module) -> str:
     return names[id(linear[-1].weight)]
 
 
-# Imported for their `register` side effect, and last because they import `register` from here.
-from engine.models import conv as conv  # noqa: E402
-from engine.models import lenet as lenet  # noqa: E402
-from engine.models import resnet18 as resnet18  # noqa: E402
-from engine.models import resnet_cifar as resnet_cifar  # noqa: E402
-from engine.models import vgg as vgg  # noqa: E402
+# Last, because the modules import `register` from here.
+import_submodules(__name__)

@@ -1,0 +1,20 @@
+"""Registries find their plugins by themselves: importing every module of a package lets each
+module register what it defines (with a decorator or a module-level object), so adding a
+model, a data set or any other plugin is adding one file; there is no import list to forget."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+
+def import_submodules(package: str) -> list[str]:
+    """Import every module directly inside `package` (by dotted name), in name order; return
+    their dotted names. Modules whose names start with ``_`` are private helpers and skipped."""
+    path = importlib.import_module(package).__path__
+    names = [
+        f"{package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.name.startswith("_")
+    ]
+    for name in sorted(names):
+        importlib.import_module(name)
+    return sorted(names)
