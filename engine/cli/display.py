@@ -1,4 +1,5 @@
-"""Terminal output: a progress bar per level and the summary table."""
+"""Terminal output: a progress bar per level (the epoch lines and the summary table are
+`engine.summaries`, shared with the job logs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+
+from engine.summaries import format_epoch
 
 # Wide when piped (logs, CI): run ids and tables are read in full there, not in a terminal.
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -45,14 +47,6 @@ class ProgressReporter:
         return False
 
 
-def format_epoch(label: str, row: dict[str, float]) -> str:
-    return (
-        f"{label} epoch {int(row['epoch'])}: train loss {row['train_loss']:.4f}, "
-        f"train acc {row['train_acc']:.4f}, test loss {row['test_loss']:.4f}, "
-        f"test acc {row['test_acc']:.4f}, lr {row['lr']:.3g}"
-    )
-
-
 def make_progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -62,30 +56,3 @@ def make_progress() -> Progress:
         console=console,
         transient=False,
     )
-
-
-def summary_table(summaries: list[dict[str, Any]], title: str = "") -> Table:
-    table = Table(title=title or None)
-    for col in (
-        "branch",
-        "level",
-        "sparsity",
-        "train loss",
-        "test acc",
-        "best test acc",
-        "epochs",
-        "seconds",
-    ):
-        table.add_column(col, justify="left" if col == "branch" else "right")
-    for s in summaries:
-        table.add_row(
-            s["branch"],
-            str(s["level"]),
-            f"{100 * s['sparsity']:.1f}%",
-            f"{s['train_loss']:.4f}",
-            f"{100 * s['test_acc']:.2f}%",
-            f"{100 * s['best_test_acc']:.2f}%",
-            f"{s['epochs']:g}",
-            f"{s['seconds']:.1f}",
-        )
-    return table

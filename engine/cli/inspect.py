@@ -7,10 +7,11 @@ import json
 
 from rich.table import Table
 
-from engine.cli.display import console, summary_table
+from engine.cli.display import console
 from engine.results import level_summaries
 from engine.settings import store_root
 from engine.store import Store, StoreError
+from engine.summaries import summary_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from engine.cli.display import ProgressReporter, console, make_progress, summary_table
+from engine.cli.display import ProgressReporter, console, make_progress
 from engine.cli.specargs import add_spec_arguments, spec_from_args
 from engine.imp import run_imp
 from engine.settings import store_root
 from engine.store import Store
+from engine.summaries import summary_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,6 @@ Both are thin: validation is the spec's (or the analysis module's), execution is
 from __future__ import annotations
 
 import importlib
-import io
 import re
 import time
 from pathlib import Path
@@ -81,10 +80,8 @@ class RunProgress:
 
 
 def _execute_run(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
-    from rich.console import Console
-
-    from engine.cli.display import summary_table
     from engine.imp import open_run, train_run
+    from engine.summaries import summary_text
     from engine.train import Cancelled
 
     spec = RunSpec.from_dict(job.payload)
@@ -103,9 +100,7 @@ def _execute_run(job: Job, store: Store, device: Any, reporter: Any) -> dict[str
     except BaseException:  # the worker is stopping: the job goes back to the queue
         store.touch(spec.run_id, status="queued")
         raise
-    table = io.StringIO()
-    Console(file=table, width=100).print(summary_table(summaries, title=spec.run_id))
-    reporter.log(table.getvalue().rstrip())
+    reporter.log(summary_text(summaries, title=spec.run_id))
     reporter.log(f"finished in {time.perf_counter() - t0:.1f} s")
     return {"run_id": spec.run_id, "trained": len(summaries)}
 

@@ -31,12 +31,12 @@ from typing import IO, Any
 import torch
 
 from engine import atomic, threads
-from engine.cli.display import format_epoch
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.imp import resolve_device
 from engine.jobs.queue import KINDS, Job, JobQueue, JobSettings, load_kind_modules
 from engine.store import StoreError, check_name
+from engine.summaries import format_epoch
 from engine.train import Cancelled
 
 # Errors that another attempt cannot fix: the job fails at once instead of retrying.
