@@ -62,9 +62,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             metavar="V",
             help=f"{opt.help}{one_of}{default} For: {', '.join(opt.analyses)}.",
         )
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--submit", action="store_true", help="Queue a job for a worker instead.")
     p.add_argument("--json", action="store_true", help="Print the result tables as JSON.")

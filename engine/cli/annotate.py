@@ -13,14 +13,12 @@ from engine.store import Store
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     tag = sub.add_parser("tag", help="Add (+name) or remove (-name) tags of a run.")
-    tag.add_argument("--store", default=None)
     tag.add_argument("run", help="Run id (see `ls`).")
     tag.add_argument(
         "changes", nargs=argparse.REMAINDER, help="+name adds a tag, -name removes one."
     )
     tag.set_defaults(func=tag_run)
     note = sub.add_parser("note", help="Set a run's note (an empty text clears it).")
-    note.add_argument("--store", default=None)
     note.add_argument("run", help="Run id (see `ls`).")
     note.add_argument("text", help="The note, one quoted argument.")
     note.set_defaults(func=note_run)

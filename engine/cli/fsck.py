@@ -21,9 +21,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "damaged analysis result is computed again when next requested.",
     )
     p.add_argument("run", nargs="?", help="Run id (default: every run in the store).")
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
     p.set_defaults(func=main)
 
 

@@ -16,11 +16,9 @@ from engine.summaries import summary_table
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     ls = sub.add_parser("ls", help="List stored runs.")
-    ls.add_argument("--store", default=None)
     ls.set_defaults(func=list_runs)
     show = sub.add_parser("show", help="Show a run's spec and per-level summary.")
     show.add_argument("run", help="Run id (see `ls`).")
-    show.add_argument("--store", default=None)
     show.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
     show.set_defaults(func=show_run)
 

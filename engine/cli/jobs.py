@@ -18,12 +18,6 @@ from engine.threads import worker_text
 LOG_TAIL = 20
 
 
-def _store_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     submit = sub.add_parser(
         "submit",
@@ -32,13 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the same spec again returns the existing job, never a second computation.",
     )
     add_spec_arguments(submit)
-    _store_flag(submit)
     submit.add_argument("--owner", default="", help="Who asked (shown in `jobs`).")
     submit.set_defaults(func=submit_job)
 
     jobs = sub.add_parser("jobs", help="List jobs with status, progress and ETA, or show one.")
     jobs.add_argument("job", nargs="?", help="Show this job's details, error and log tail.")
-    _store_flag(jobs)
     jobs.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
     jobs.set_defaults(func=show_jobs)
 
@@ -48,7 +40,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("job", help="Job id (see `jobs`).")
-        _store_flag(p)
         p.set_defaults(func=func)
 
 

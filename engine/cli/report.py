@@ -28,9 +28,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--smoke", action="store_true", help="The --experiment's smoke runs.")
     p.add_argument("--out", required=True, help="Folder to write the report into.")
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
     p.set_defaults(func=main)
 
 

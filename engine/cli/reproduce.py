@@ -53,9 +53,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         + ", ".join(f"{n} {d['subset']}" for n, d in HESSIAN_DEFAULTS.items())
         + ").",
     )
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--submit", action="store_true", help="Queue one job per seed instead.")
     p.add_argument("--plan", action="store_true", help="Print the planned work and stop.")

@@ -21,9 +21,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "spec resumes it and never redoes finished levels.",
     )
     add_spec_arguments(p)
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("-v", "--verbose", action="store_true", help="Print a line per epoch.")
     p.set_defaults(func=main)

@@ -21,15 +21,6 @@ from engine.sweeps import expand_grid, list_sweeps, load_grid, load_sweep, submi
 ENDED = ("done", "failed", "cancelled", "deleted")
 
 
-def _store_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--store",
-        default=None,
-        help="Store folder (default $IMP_LAB_STORE or ./store); on a cluster, one that every "
-        "node mounts at the same path.",
-    )
-
-
 def _ray_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address",
@@ -59,7 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--grid", required=True, help="Grid file (.toml or .json).")
     sweep.add_argument("--seeds", default=None, help="Comma-separated seeds (replace the file's).")
     add_spec_arguments(sweep)
-    _store_flag(sweep)
     sweep.add_argument("--owner", default="", help="Who asked (shown in `jobs`).")
     sweep.add_argument(
         "--dry-run", action="store_true", help="Validate and list the runs; queue nothing."
@@ -76,7 +66,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     show = sub.add_parser("sweeps", help="List sweeps, or show one's groups and job states.")
     show.add_argument("sweep", nargs="?", help="Show this sweep's groups and runs.")
-    _store_flag(show)
     show.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
     show.set_defaults(func=show_sweeps)
 
@@ -87,7 +76,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "task asking for one GPU (or CPU); progress, errors and cancels go through the "
         "store's queue as with local workers. SIGTERM or Ctrl-C give running jobs back.",
     )
-    _store_flag(dispatch)
     _ray_flags(dispatch)
     dispatch.add_argument(
         "--exit-when-idle", action="store_true", help="Exit once nothing is queued or running."

@@ -16,9 +16,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "worker per GPU, and CPU workers beside them if you like; they share the queue safely. "
         "Ctrl-C or SIGTERM gives the running job back to the queue.",
     )
-    p.add_argument(
-        "--store", default=None, help="Store folder (default $IMP_LAB_STORE or ./store)."
-    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--max-jobs", type=int, default=None, help="Exit after running N jobs.")
     p.add_argument(

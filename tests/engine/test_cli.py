@@ -1,5 +1,6 @@
 """The CLI: run, ls, show, and one-line errors for bad input."""
 
+import argparse
 import json
 import os
 import urllib.error
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.cli import main
+from engine.cli import STORE_HELP, build_parser, main
 from engine.jobs.queue import JobQueue
 from engine.store import Store
 from tests.engine.conftest import tiny_spec
@@ -45,6 +46,18 @@ def test_run_ls_show(tmp_path, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert [lv["level"] for lv in shown["levels"]] == [0, 1]
     assert shown["spec"]["prune"]["levels"] == 1
+
+
+def test_every_command_has_the_one_store_flag(capsys):
+    """--store is declared once (engine.cli) and every command has it, help and default alike."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"run", "ls", "worker", "jobs", "sweep", "fsck"} <= set(sub.choices)
+    for name, parser in sub.choices.items():
+        flags = [a for a in parser._actions if "--store" in a.option_strings]
+        assert [(f.default, f.help) for f in flags] == [(None, STORE_HELP)], name
+    with pytest.raises(SystemExit):
+        main(["tag", "--help"])
+    assert "--store STORE" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
