@@ -19,13 +19,15 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from engine.config import RunSpec, SpecError
-from engine.jobs.queue import Job, JobQueue
 from engine.store import Store, StoreError
+
+if TYPE_CHECKING:  # the worker hands these in; the policy itself is below the job system
+    from engine.jobs.queue import Job, JobQueue
 
 WAIT_ENV = "OMP_WAIT_POLICY"
 CAP_ENV = "OMP_NUM_THREADS"  # set by the user (or a test suite): never more threads than this
