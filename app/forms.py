@@ -2,9 +2,10 @@
 
 Every field of every section becomes a widget: a select box where the field lists its
 choices (or a registry does), a multiselect where it takes several, a checkbox for a flag, and
-a text box otherwise, read with the CLI's own `parse_value`. Validation is the spec's own,
-field by field (`SpecBase.check`) and then across fields (`cross_field_problems`): each
-`SpecError` names a field path, and the form shows its message under that field.
+a text box otherwise, read as the CLI's flags are (`engine.spec_text.parse_value`). Validation
+is the spec's own, field by field (`SpecBase.check`) and then across fields
+(`cross_field_problems`): each `SpecError` names a field path, and the form shows its message
+under that field.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 
 import streamlit as st
 
-from engine.cli.specargs import SECTIONS, parse_value
 from engine.config import RunSpec, SpecError, cross_field_problems
 from engine.data import dataset_names
 from engine.models import model_names
+from engine.spec_text import SECTIONS, parse_value
 
 SECTION_TITLES = {
     "data": "Data",

@@ -6,29 +6,10 @@ import argparse
 import dataclasses
 from typing import Any
 
-from engine.booleans import parse_bool
-from engine.config import (
-    BaselineSpec,
-    DataSpec,
-    ModelSpec,
-    PruneSpec,
-    RunSpec,
-    SpecBase,
-    SpecError,
-    Step,
-    TrainSpec,
-    load_spec_file,
-)
+from engine.config import RunSpec, SpecError, load_spec_file
 from engine.presets import PRESETS, preset
 from engine.settings import data_root
-
-SECTIONS: dict[str, type[SpecBase]] = {
-    "data": DataSpec,
-    "model": ModelSpec,
-    "train": TrainSpec,
-    "prune": PruneSpec,
-    "baselines": BaselineSpec,
-}
+from engine.spec_text import SECTIONS, parse_value
 
 
 def flag(section: str, name: str) -> str:
@@ -61,33 +42,6 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 flag(section, f.name), dest=f"{section}.{f.name}", metavar="V", help=_describe(f)
             )
-
-
-def parse_value(text: str, default: Any, path: str) -> Any:
-    """A flag's text as the type its field expects."""
-    low = text.strip().lower()
-    if low in ("none", "null") and default is None:
-        return None
-    if isinstance(default, bool):
-        try:
-            return parse_bool(text)
-        except ValueError as e:
-            raise SpecError(path, str(e)) from None
-    if isinstance(default, tuple):
-        return tuple(x.strip() for x in text.split(",") if x.strip())
-    if isinstance(default, Step):
-        return text
-    if isinstance(default, int) or path in ("baselines.level", "train.data_order_seed"):
-        try:
-            return int(text)
-        except ValueError:
-            raise SpecError(path, f"{text!r} is not a whole number") from None
-    if isinstance(default, float) or path == "prune.output_rate":
-        try:
-            return float(text)
-        except ValueError:
-            raise SpecError(path, f"{text!r} is not a number") from None
-    return text
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import pytest
 from app import forms, runstable, ui
 from engine.analysis.jobs import ANALYSES
 from engine.analysis.options import TRAINS
-from engine.cli.specargs import SECTIONS
 from engine.config import RunSpec
 from engine.jobs.queue import Job
 from engine.presets import PRESETS, preset
+from engine.spec_text import SECTIONS
 
 
 def test_the_form_has_a_widget_for_every_spec_field():

@@ -7,9 +7,9 @@ import pytest
 from app import selection
 from engine.analysis import jobs
 from engine.booleans import FALSE, TRUE, parse_bool
-from engine.cli.specargs import parse_value
 from engine.config import SpecError
 from engine.settings import _convert
+from engine.spec_text import parse_value
 
 
 @pytest.mark.parametrize("word", [*TRUE, *FALSE, " Yes ", "OFF"])
