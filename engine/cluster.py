@@ -3,9 +3,11 @@
 The queue in the store is the source of truth whatever the backend: `local` means worker
 processes on this machine (`python -m engine worker`, or the app's embedded one); `ray` means a
 dispatcher (`python -m engine ray-dispatch`) that turns queued jobs into Ray tasks. Settings
-come from, in order: defaults, ``<store>/cluster.toml`` (beside the queue, so every node and
-the app see the same file), the environment (`ENV`), then command-line flags::
+come from, in order of precedence: command-line flags, the environment (`ENV`), the
+``[cluster]`` table of ``imp-lab.toml`` (`engine.settings_loader`), the deprecated
+``<store>/cluster.toml`` (still read, with a notice), the defaults::
 
+    [cluster]
     backend = "ray"
     address = "10.0.0.1:6379"   # the Ray head; "auto" = the cluster this node belongs to
     device = "auto"             # auto: a GPU per task when the cluster has GPUs, else a CPU
@@ -13,19 +15,19 @@ the app see the same file), the environment (`ENV`), then command-line flags::
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import importlib.util
-import os
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.config import SpecError
+from engine.settings_loader import Layer, load_section, read_toml
 
 BACKENDS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
-CONFIG_FILE = "cluster.toml"
+LEGACY_FILE = "cluster.toml"  # before imp-lab.toml had a [cluster] table
 ENV = {
     "backend": "IMP_LAB_BACKEND",
     "address": "IMP_LAB_RAY_ADDRESS",
@@ -48,24 +50,24 @@ class ClusterConfig:
 
 
 def load_cluster_config(store_root: str | Path, **flags: Any) -> ClusterConfig:
-    """Defaults, then ``<store>/cluster.toml``, then $IMP_LAB_*, then `flags` that are not None."""
-    values: dict[str, Any] = {}
-    path = Path(store_root) / CONFIG_FILE
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise SpecError(CONFIG_FILE, f"{path} is not valid TOML: {e}") from None
-        names = [f.name for f in dataclasses.fields(ClusterConfig)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise SpecError(f"{CONFIG_FILE}.{unknown[0]}", f"unknown; allowed: {', '.join(names)}")
-        values.update(data)
-    for name, var in ENV.items():
-        if os.environ.get(var, "").strip():
-            values[name] = os.environ[var].strip()
-    values.update({k: v for k, v in flags.items() if v is not None})
-    return ClusterConfig(**values)
+    """Flags that are not None, then $IMP_LAB_*, then imp-lab.toml's [cluster], then the
+    deprecated ``<store>/cluster.toml``, then the defaults."""
+    legacy = Path(store_root) / LEGACY_FILE
+    below = []
+    if legacy.is_file():
+        _deprecated(legacy)
+        below.append(Layer(read_toml(legacy, LEGACY_FILE), f"{LEGACY_FILE}.", legacy))
+    return load_section(ClusterConfig, "cluster", ENV, below, **flags)
+
+
+@functools.cache
+def _deprecated(path: Path) -> None:
+    """One line, once per process, for each old file still in use."""
+    print(
+        f"imp-lab: {path} is deprecated; move its settings into a [cluster] table in "
+        "imp-lab.toml (README, Settings)",
+        file=sys.stderr,
+    )
 
 
 def shared_store_path(text: str | Path) -> Path:

@@ -1,11 +1,13 @@
 """Every installation setting in one place: the store and data folders, the worker count, the
 hosted mode's users (or shared token) and the limits an operator sets.
 
-Each setting is read from, in order of precedence: its environment variable, the TOML config
-file (``$IMP_LAB_CONFIG``, else ``imp-lab.toml`` in the working directory when it exists), the
-default. The same settings work inside the Docker image and outside it; the README's "Hosting
-with Docker" lists them all. The shared token is read from the environment only: a file in
-the working tree is too easy to commit. The users file (`engine.users`) holds token hashes.
+Each setting is read by `engine.settings_loader`: its environment variable, else the config
+file (``$IMP_LAB_CONFIG``, else ``imp-lab.toml`` in the working directory), else the default.
+The same file holds the queue's timing (``[jobs]``, `engine.jobs.records.JobSettings`) and the
+execution backend (``[cluster]``, `engine.cluster`). The same settings work inside the Docker
+image and outside it; the README's "Settings" section lists them all. The shared token is read
+from the environment only: a file in the working tree is too easy to commit. The users file
+(`engine.users`) holds token hashes.
 """
 
 from __future__ import annotations
@@ -14,17 +16,13 @@ import dataclasses
 import hmac
 import os
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from engine.booleans import parse_bool
 from engine.config import SpecError
+from engine.settings_loader import TOP_LEVEL, config_layer, construct, load_section, read_values
 from engine.users import load_users, verify
 
-CONFIG_ENV = "IMP_LAB_CONFIG"
-CONFIG_DEFAULT = "imp-lab.toml"
 TOKEN_ENV = "IMP_LAB_TOKEN"
 USERS_ENV = "IMP_LAB_USERS"
 SHARED = "shared"  # the owner of jobs submitted with the shared token: it names nobody
@@ -43,6 +41,12 @@ class Limits:
     max_queued_per_user: int | None = None  # a user's queued and running jobs at once
     max_hessian_k: int | None = None  # top-k eigenvalues of a spectrum
     max_subset: int | None = None  # examples an analysis evaluates on
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is not None and value < 1:
+                raise SpecError(f.name, f"{value} is below 1; use a positive number or unset it")
 
     def check(self, name: str, value: int | None, what: str) -> None:
         cap = getattr(self, name)
@@ -63,10 +67,6 @@ class Settings:
     def __post_init__(self) -> None:
         if self.workers < 0:
             raise SpecError("workers", f"{self.workers} is negative; use 0 or more")
-        for f in dataclasses.fields(Limits):
-            value = getattr(self.limits, f.name)
-            if value is not None and value < 1:
-                raise SpecError(f.name, f"{value} is below 1; use a positive number or unset it")
 
     @property
     def credential_configured(self) -> bool:
@@ -100,82 +100,17 @@ class Settings:
         return ANY if self.hosted else LOOPBACK
 
 
-_ENV = {
-    "store": "IMP_LAB_STORE",
-    "data": "IMP_LAB_DATA",
-    "workers": "IMP_LAB_WORKERS",
-    "hosted": "IMP_LAB_HOSTED",
-    "users": USERS_ENV,
-}
+_ENV = {name: f"IMP_LAB_{name.upper()}" for name in TOP_LEVEL}
 _LIMIT_ENV = {f.name: f"IMP_LAB_{f.name.upper()}" for f in dataclasses.fields(Limits)}
 
 
-def _convert(name: str, value: Any, kind: str) -> Any:
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if not str(value).strip():  # an empty variable: off
-            return False
-        try:
-            return parse_bool(str(value))
-        except ValueError as e:
-            raise SpecError(name, str(e)) from None
-    if kind == "int":
-        if isinstance(value, bool):
-            raise SpecError(name, f"{value!r} is not a whole number")
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            raise SpecError(name, f"{value!r} is not a whole number") from None
-    return str(value)
-
-
-def config_path() -> Path | None:
-    named = os.environ.get(CONFIG_ENV)
-    if named:
-        if not Path(named).is_file():
-            raise SpecError(CONFIG_ENV, f"no config file at {named}")
-        return Path(named)
-    return Path(CONFIG_DEFAULT) if Path(CONFIG_DEFAULT).is_file() else None
-
-
-def _read_config(path: Path | None) -> dict[str, Any]:
-    """The config file's tables, parsed as data (TOML), never executed."""
-    if path is None:
-        return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise SpecError(CONFIG_ENV, f"{path} is not valid TOML: {e}") from None
-    known = {*_ENV, "limits"}
-    for key in data:
-        if key not in known:
-            raise SpecError(key, f"unknown setting in {path}; use one of: {', '.join(known)}")
-    limits = data.get("limits", {})
-    if not isinstance(limits, dict) or not set(limits) <= set(_LIMIT_ENV):
-        raise SpecError("limits", f"a table with keys among: {', '.join(_LIMIT_ENV)}")
-    return data
-
-
 def load_settings() -> Settings:
-    """Defaults, then the config file, then environment variables (which win)."""
-    file = _read_config(config_path())
-    kinds = {"store": "str", "data": "str", "workers": "int", "hosted": "bool", "users": "str"}
-    values: dict[str, Any] = {}
-    for name, var in _ENV.items():
-        raw = os.environ.get(var)
-        raw = raw if raw not in (None, "") else file.get(name)
-        if raw is not None:
-            values[name] = _convert(name, raw, kinds[name])
-    limits: dict[str, Any] = {}
-    for name, var in _LIMIT_ENV.items():
-        raw = os.environ.get(var)
-        raw = raw if raw not in (None, "") else file.get("limits", {}).get(name)
-        if raw is not None:
-            limits[name] = _convert(name, raw, "int")
-    token = os.environ.get(TOKEN_ENV) or None
+    """The environment, then the config file, then the defaults (`engine.settings_loader`)."""
+    limits = load_section(Limits, "limits", _LIMIT_ENV)
+    values, sources = read_values(Settings, _ENV, [config_layer(None)], TOP_LEVEL, {"users": str})
     users = load_users(values.pop("users")) if "users" in values else {}
-    return Settings(**values, token=token, limits=Limits(**limits), users=users)
+    token = os.environ.get(TOKEN_ENV) or None
+    return construct(Settings, values | {"token": token, "limits": limits, "users": users}, sources)
 
 
 def store_root() -> Path:

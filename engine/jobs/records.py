@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import SpecError
+from engine.settings_loader import load_section
 from engine.store import Store, StoreError, check_name
 
 STATUSES = ("queued", "running", "cancelling", "cancelled", "done", "failed")
@@ -86,18 +87,9 @@ class JobSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> JobSettings:
-        """Defaults, then environment variables, then the overrides that are not None."""
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            text = os.environ.get(ENV[f.name])
-            if text is not None and text.strip():
-                try:
-                    values[f.name] = type(f.default)(text)
-                except ValueError:
-                    what = "a whole number" if isinstance(f.default, int) else "a number"
-                    raise SpecError(ENV[f.name], f"{text!r} is not {what}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        """The environment, then imp-lab.toml's [jobs], then the defaults; then the overrides
+        that are not None (`engine.settings_loader`)."""
+        return load_section(cls, "jobs", ENV, **overrides)
 
 
 # --- job kinds ------------------------------------------------------------------------------

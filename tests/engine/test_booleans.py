@@ -8,7 +8,7 @@ from app import selection
 from engine.analysis import jobs
 from engine.booleans import FALSE, TRUE, parse_bool
 from engine.config import SpecError
-from engine.settings import _convert
+from engine.settings_loader import convert
 from engine.spec_text import parse_value
 
 
@@ -18,7 +18,7 @@ def test_every_reader_accepts_the_same_words(word):
     assert parse_bool(word) is expected
     assert parse_value(word, False, "data.download") is expected
     assert jobs.OPTIONS["normalised"].parse("normalised", word) is expected
-    assert _convert("hosted", word, "bool") is expected
+    assert convert("hosted", word, bool) is expected
     assert selection.parse_bool(word) is expected
 
 
@@ -29,7 +29,7 @@ def test_every_reader_refuses_the_same_words(word):
     for read in (
         lambda: parse_value(word, False, "data.download"),
         lambda: jobs.OPTIONS["normalised"].parse("normalised", word),
-        lambda: _convert("hosted", word, "bool"),
+        lambda: convert("hosted", word, bool),
     ):
         with pytest.raises(SpecError, match="is not true/false"):
             read()
