@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from engine.choices import RegisteredNames
 from engine.identity import HASHED_SINCE_V1, NOT_HASHED, content_hash
 from engine.steps import Step  # re-exported: specs and their users name it from here
 
@@ -248,7 +249,8 @@ class PruneSpec(SpecBase):
     rewind: Step = opt(Step(0, "it"), "Rewind point in level-0 training ('0it' = init).")
 
 
-BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")
+BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")  # the paper's five (Fig. 2), in its order
+BASELINE_NAMES = RegisteredNames("engine.baselines", "baseline_names")  # all registered ones
 METHOD_LABELS = {  # the paper's name of each branch of a run: IMP-WR and its baselines
     "imp": "IMP-WR",
     "one_shot": "one-shot",
@@ -263,7 +265,7 @@ METHOD_LABELS = {  # the paper's name of each branch of a run: IMP-WR and its ba
 class BaselineSpec(SpecBase):
     section: ClassVar[str] = "baselines"
     kinds: tuple[str, ...] = opt(
-        (), "Comparisons to train at `level` (Fig. 2).", BASELINES, multiple=True
+        (), "Comparisons to train at `level` (Fig. 2).", BASELINE_NAMES, multiple=True
     )
     level: int | None = opt(
         None, "IMP level they match in sparsity (None: the last level).", range=(1, 100, "[]")
@@ -274,7 +276,7 @@ class BaselineSpec(SpecBase):
         if name == "kinds":
             value = (value,) if isinstance(value, str) else tuple(value)
             for k in value:
-                _check_choice("baselines.kinds", k, BASELINES)
+                _check_choice("baselines.kinds", k, BASELINE_NAMES)
             if len(set(value)) != len(value):
                 raise SpecError("baselines.kinds", "lists a baseline twice")
         return super().check(name, value)

@@ -1,4 +1,5 @@
-"""The IMP-WR runner and the paper's baselines, as sequences of `train_level` calls.
+"""The IMP-WR runner: trains every training of `engine.plan.plan(spec)` in its order, IMP's
+levels with the code below and each baseline with its plugin (`engine.baselines`).
 
 Every level is stored as soon as it finishes; running the same spec again skips finished
 levels and resumes an unfinished one from its last epoch, so a killed run loses at most an
@@ -14,82 +15,33 @@ epoch. Reconstructed choices (METHOD.md says "reconstructed" where the paper is 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from engine import atomic
 from engine import masks as M
-from engine.config import RunSpec, SpecError, content_hash
+from engine.baselines import Training, get
+from engine.config import RunSpec, SpecError
 from engine.data import load_dataset
 from engine.data.batches import num_batches
-from engine.data.bundle import DataBundle
 from engine.fsck import repair_run
-from engine.models import build_model, output_name, prunable_names
-from engine.models.init import initialize
+from engine.models import prunable_names
+from engine.plan import IMP, plan
+from engine.run_context import (  # re-exported: the runner's callers name them from here
+    Context,
+    derived_seed,  # noqa: F401
+    prunable,
+    prune_next,
+    resolve_device,
+    seeded,  # noqa: F401
+)
 from engine.store import LevelDir, Store
 from engine.train import Reporter, train_level
 
 
-def resolve_device(name: str | None = None) -> torch.device:
-    """`auto` (or None): CUDA when present, else CPU; otherwise the device named."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def derived_seed(seed: int, purpose: str) -> int:
-    """An independent, reproducible seed for one purpose (fresh init, random masks)."""
-    return int(content_hash([seed, purpose])[:8], 16)
-
-
-def _generator(seed: int, purpose: str) -> torch.Generator:
-    return torch.Generator().manual_seed(derived_seed(seed, purpose))
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-@dataclass
-class Context:
-    """What every level of one run shares."""
-
-    spec: RunSpec
-    store: Store
-    run_id: str
-    data: DataBundle
-    device: torch.device
-    reporter: Reporter | None
-    iters_per_epoch: int
-
-    @property
-    def rewind_iteration(self) -> int:
-        return self.spec.prune.rewind.iterations(self.iters_per_epoch)
-
-    def fresh_model(self, seed: int) -> nn.Module:
-        with seeded(seed):
-            model = build_model(self.spec.model.name, self.data.in_shape, self.data.num_classes)
-            initialize(model, self.spec.model.init)
-        return model.to(self.device)
-
-    def layer_rates(self, model: nn.Module) -> dict[str, float]:
-        rate = self.spec.prune.output_rate
-        return {} if rate is None else {output_name(model): rate}
-
-
-def prunable(state: dict[str, Tensor], names: list[str]) -> dict[str, Tensor]:
-    return {k: state[k] for k in names}
-
-
 def _summary(
-    lv: LevelDir,
     level: int,
     branch: str,
     mask: dict[str, Tensor],
@@ -118,25 +70,21 @@ def _summary(
 
 def _train(
     ctx: Context,
-    branch: str,
-    level: int,
+    t: Training,
+    lv: LevelDir,
     model: nn.Module,
     mask: dict[str, Tensor],
     start_state: dict[str, Tensor],
-    start_iteration: int,
     on_iteration=None,
 ) -> dict:
     """Train one level (or resume it); store its mask, start point, metrics and summary."""
-    lv = ctx.store.level(ctx.run_id, level, branch)
-    if lv.done:
-        return lv.summary()  # type: ignore[return-value]
+    start_iteration = t.start.iterations(ctx.iters_per_epoch)
     if not lv.has_mask():
         lv.save_mask(mask)
     start = M.project(start_state, mask)
     if not lv.has_checkpoint("start"):
         lv.save_checkpoint("start", start, iteration=start_iteration)
     model.load_state_dict(start)
-    label = f"{branch} level {level}"
     result = train_level(
         model,
         mask,
@@ -147,32 +95,23 @@ def _train(
         start_iteration=start_iteration,
         on_iteration=on_iteration,
         reporter=ctx.reporter,
-        label=label,
+        label=f"{t.branch} level {t.level}",
     )
-    summary = _summary(lv, level, branch, mask, result.metrics, result.seconds)
+    summary = _summary(t.level, t.branch, mask, result.metrics, result.seconds)
     lv.mark_done(summary)
-    ctx.store.touch(ctx.run_id, **{f"{branch}_levels_done": level + 1})
+    ctx.store.touch(ctx.run_id, **{f"{t.branch}_levels_done": t.level + 1})
     return summary
 
 
-def _level0(ctx: Context, model: nn.Module, init: dict[str, Tensor], names: list[str]) -> dict:
-    rewind_path = ctx.store.rewind_path(ctx.run_id)
-    k = ctx.rewind_iteration
+def _save_rewind(ctx: Context):
+    """Level 0's per-iteration hook: save the weights at the rewind iteration, once."""
+    path, k = ctx.store.rewind_path(ctx.run_id), ctx.rewind_iteration
 
-    def save_rewind(iteration: int, m: nn.Module) -> None:
-        if iteration == k and not rewind_path.is_file():
-            from engine import atomic
+    def save(iteration: int, m: nn.Module) -> None:
+        if iteration == k and not path.is_file():
+            atomic.torch_save({n: v.detach().cpu() for n, v in m.state_dict().items()}, path)
 
-            atomic.torch_save(
-                {k_: v.detach().cpu() for k_, v in m.state_dict().items()}, rewind_path
-            )
-
-    mask = M.ones_mask(prunable(init, names))
-    return _train(ctx, "imp", 0, model, mask, init, 0, on_iteration=save_rewind)
-
-
-def rewind_state(ctx: Context) -> dict[str, Tensor]:
-    return ctx.store.load_rewind(ctx.run_id)
+    return save
 
 
 def open_run(
@@ -209,7 +148,10 @@ def run_imp(
 
 
 def train_run(ctx: Context) -> list[dict]:
-    """The levels and baselines of an opened run (see `open_run`)."""
+    """Every training of `plan(spec)` for an opened run (see `open_run`), in order.
+
+    Returns the summary of every IMP level and each baseline's result: its last training
+    (FT's chain ends at the baseline level)."""
     spec = ctx.spec
     log = getattr(ctx.reporter, "log", None)
     for note in repair_run(ctx.store, ctx.run_id):  # damaged levels are trained again
@@ -219,97 +161,43 @@ def train_run(ctx: Context) -> list[dict]:
     model = ctx.fresh_model(spec.seed)
     names = prunable_names(model)
     init = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    summaries = [_level0(ctx, model, init, names)]
-    rewind = rewind_state(ctx)
     rates = ctx.layer_rates(model)
-    p = spec.prune
-    for level in range(1, p.levels + 1):
-        lv = ctx.store.level(ctx.run_id, level)
-        if lv.has_mask():
-            mask = lv.load_mask()
-        else:
-            prev = ctx.store.level(ctx.run_id, level - 1)
-            final = prev.load_checkpoint("final")
-            mask = M.prune(
-                prunable(final, names),
-                prev.load_mask(),
-                p.rate,
-                p.scope,
-                p.criterion,
-                rates,
-                _generator(spec.seed, f"prune-{level}"),
-            )
-        summaries.append(_train(ctx, "imp", level, model, mask, rewind, ctx.rewind_iteration))
-    summaries += run_baselines(ctx, model, names, rates)
+    trainings = plan(spec)
+    last = {t.branch: i for i, t in enumerate(trainings)}
+    summaries = []
+    for i, t in enumerate(trainings):
+        summary = _train_one(ctx, t, model, names, rates, init)
+        if t.branch == IMP or last[t.branch] == i:
+            summaries.append(summary)
     ctx.store.touch(ctx.run_id, status="done", summaries=summaries)
     return summaries
 
 
-def run_baselines(
-    ctx: Context, model: nn.Module, names: list[str], rates: dict[str, float]
-) -> list[dict]:
-    """The Fig. 2 comparisons at the baseline level, each trained with the same recipe."""
-    spec, p = ctx.spec, ctx.spec.prune
-    level = spec.baseline_level
-    kinds = spec.baselines.kinds
-    if not kinds:
-        return []
-    imp_mask = ctx.store.level(ctx.run_id, level).load_mask()
-    counts = M.kept_counts(imp_mask)
-    rewind = rewind_state(ctx)
-    k = ctx.rewind_iteration
-    shapes = {n: imp_mask[n].shape for n in names}
-    out = []
-    for kind in kinds:
-        if kind == "one_shot":
-            final0 = ctx.store.level(ctx.run_id, 0).load_checkpoint("final")
-            pooled = frozenset(n for n in names if n not in rates)
-            mask = M.prune_to_counts(
-                prunable(final0, names),
-                counts,
-                p.scope,
-                p.criterion,
-                pooled,
-                _generator(spec.seed, kind),
-            )
-            out.append(_train(ctx, kind, level, model, mask, rewind, k))
-        elif kind == "ft":
-            out.append(_fine_tune_chain(ctx, model, names, rates, level))
-        elif kind == "ripn":
-            fresh = ctx.fresh_model(derived_seed(spec.seed, kind)).state_dict()
-            out.append(_train(ctx, kind, level, model, imp_mask, fresh, 0))
-        else:  # rpn1 / rpn2 share one random mask with IMP's per-layer counts
-            mask = M.random_mask_like(counts, shapes, _generator(spec.seed, "rpn"))
-            if kind == "rpn1":
-                out.append(_train(ctx, kind, level, model, mask, rewind, k))
-            else:
-                fresh = ctx.fresh_model(derived_seed(spec.seed, kind)).state_dict()
-                out.append(_train(ctx, kind, level, model, mask, fresh, 0))
-    return out
-
-
-def _fine_tune_chain(
-    ctx: Context, model: nn.Module, names: list[str], rates: dict[str, float], level: int
+def _train_one(
+    ctx: Context,
+    t: Training,
+    model: nn.Module,
+    names: list[str],
+    rates: dict[str, float],
+    init: dict[str, Tensor],
 ) -> dict:
-    """FT: prune and keep training from the pruned previous solution, no rewinding."""
-    p = ctx.spec.prune
-    prev = ctx.store.level(ctx.run_id, 0)
-    summary: dict = {}
-    for lvl in range(1, level + 1):
-        lv = ctx.store.level(ctx.run_id, lvl, "ft")
-        final = prev.load_checkpoint("final")
-        if lv.has_mask():
-            mask = lv.load_mask()
-        else:
-            mask = M.prune(
-                prunable(final, names),
-                prev.load_mask(),
-                p.rate,
-                p.scope,
-                p.criterion,
-                rates,
-                _generator(ctx.spec.seed, f"ft-{lvl}"),
-            )
-        summary = _train(ctx, "ft", lvl, model, mask, final, ctx.rewind_iteration)
-        prev = lv
-    return summary
+    """Train `t` unless it is stored: a stored mask is reused, else it is made (IMP's from
+    the previous level, a baseline's by its plugin), and the training starts from its
+    start weights projected on the mask."""
+    lv = ctx.level(t.level, t.branch)
+    if lv.done:
+        return lv.summary()  # type: ignore[return-value]
+    if t.branch == IMP and t.level == 0:
+        mask = M.ones_mask(prunable(init, names))
+        return _train(ctx, t, lv, model, mask, init, on_iteration=_save_rewind(ctx))
+    if t.branch == IMP:
+        prev = ctx.level(t.level - 1)
+        mask = (
+            lv.load_mask()
+            if lv.has_mask()
+            else prune_next(ctx, prev, names, rates, f"prune-{t.level}")
+        )
+        return _train(ctx, t, lv, model, mask, ctx.rewind())
+    baseline = get(t.branch)
+    mask = lv.load_mask() if lv.has_mask() else baseline.mask(ctx, t, names, rates)
+    return _train(ctx, t, lv, model, mask, baseline.weights(ctx, t))

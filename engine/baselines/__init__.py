@@ -1,0 +1,36 @@
+"""Registry of baselines: every module of this package defines one `Baseline` subclass and
+registers it with `@register`; the package imports all its modules (`engine.plugins`), so a
+new baseline is one file and cannot be left out of the spec's choices, the Launch form or
+`engine.plan.plan`."""
+
+from __future__ import annotations
+
+from engine.baselines.base import Baseline, Training
+from engine.plugins import import_submodules
+
+BASELINES: dict[str, type[Baseline]] = {}
+
+
+def register(cls: type[Baseline]) -> type[Baseline]:
+    """Class decorator: add a baseline under its `name`."""
+    if cls.name in BASELINES:
+        raise ValueError(f"baseline {cls.name!r} is registered twice")
+    BASELINES[cls.name] = cls
+    return cls
+
+
+def baseline_names() -> list[str]:
+    return list(BASELINES)
+
+
+def get(name: str) -> Baseline:
+    """The baseline registered as `name`."""
+    if name not in BASELINES:
+        raise KeyError(f"no baseline {name!r}; registered: {', '.join(BASELINES)}")
+    return BASELINES[name]()
+
+
+__all__ = ["Baseline", "Training", "baseline_names", "get", "register"]
+
+# Last, because the modules import `register` from here.
+import_submodules(__name__)
