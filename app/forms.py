@@ -20,6 +20,7 @@ import streamlit as st
 from engine.config import RunSpec, SpecError, cross_field_problems
 from engine.data import dataset_names
 from engine.models import model_names
+from engine.plan import plan
 from engine.spec_text import SECTIONS, parse_value
 
 SECTION_TITLES = {
@@ -173,23 +174,15 @@ def _message(e: Exception) -> str:
 
 
 def estimate(spec: RunSpec) -> dict[str, Any]:
-    """How much training a spec asks for: trainings × length, in the spec's unit.
-
-    IMP trains levels 0..N; one-shot, RIPN, RPN_1 and RPN_2 train once each at the baseline
-    level; FT trains its own chain of levels 1..L. Levels after 0 train from the rewind point
-    to the end, so they are shorter by the rewind when both are in the same unit.
-    """
-    length, rewind = spec.train.length, spec.prune.rewind
-    later = length.value - rewind.value if rewind.unit == length.unit else length.value
-    trainings = spec.prune.levels + 1
-    units = length.value + spec.prune.levels * later
-    for kind in spec.baselines.kinds:
-        count = spec.baseline_level if kind == "ft" else 1
-        fresh = kind in ("ripn", "rpn2")  # fresh weights start a whole recipe at 0
-        trainings += count
-        units += count * (length.value if fresh else later)
-    unit = "epochs" if length.unit == "ep" else "iterations"
-    return {"trainings": trainings, "per_training": length.value, "total": units, "unit": unit}
+    """How much training a spec asks for: every training of `engine.plan.plan`, summed in
+    the recipe's unit (levels after 0 are shorter by the rewind when both share a unit)."""
+    trainings = plan(spec)
+    return {
+        "trainings": len(trainings),
+        "per_training": spec.train.length.value,
+        "total": sum(t.units for t in trainings),
+        "unit": trainings[0].unit,
+    }
 
 
 def render(spec: RunSpec, key: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import RunSpec, SpecError
+from engine.plan import plan
 from engine.settings import LimitError, Limits
 
 
 def epoch_levels(spec: RunSpec) -> int | None:
-    """Epochs × trainings for `spec`; None when its length is in iterations."""
-    from engine.jobs.kinds import planned_levels  # job_kinds imports the queue
-
+    """Epochs × trainings (`engine.plan.plan`) for `spec`; None when its length is in
+    iterations."""
     length = spec.train.length
-    return length.value * len(planned_levels(spec)) if length.unit == "ep" else None
+    return length.value * len(plan(spec)) if length.unit == "ep" else None
 
 
 def check_request(

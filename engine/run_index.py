@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.database import Database, once_more, record_ok, scalar
 from engine.legacy import RETIRED, has_legacy, legacy_runs, retire
+from engine.plan import plan
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -143,10 +144,7 @@ def rebuild(store: Store, run_id: str, old: dict[str, Any] | None) -> dict[str, 
     unless the folder shows the run finished or unfinished against it)."""
     spec = store.load_spec(run_id)  # a folder that is not a run raises StoreError here
     done = progress(store, run_id)
-    finished = done.get("imp_levels_done", 0) >= spec.prune.levels + 1 and all(
-        done.get(f"{kind}_levels_done", 0) >= spec.baseline_level + 1
-        for kind in spec.baselines.kinds
-    )
+    finished = all(done.get(f"{t.branch}_levels_done", 0) > t.level for t in plan(spec))
     kept = {k: v for k, v in (old or {}).items() if k not in _counted(old or {})}
     status = kept.get("status")
     if finished:

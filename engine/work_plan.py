@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from engine.baselines import Training
 from engine.config import RunSpec
+from engine.plan import plan
 
 HVP_PER_K = 3.0  # products per eigenvalue: Conv-2's top-10 took 30 (docs/reproduction)
 HVP_FLOPS = 6.0  # per subset example, in forward passes
@@ -83,16 +85,13 @@ def forward_flops(spec: RunSpec) -> float:
 
 def _trainings(spec: RunSpec) -> tuple[int, int, float]:
     """(trainings of the run, instability copies, epochs of them all)."""
-    from engine.jobs.kinds import planned_levels
-
     t, k = spec.train.length, spec.prune.rewind
-    full = float(t.value) if t.unit == "ep" else 0.0
-    rewound = full - k.value if k.unit == t.unit else full
-    fresh = {"ripn", "rpn2"}  # fresh weights train the whole recipe
-    runs = planned_levels(spec)
-    epochs = sum(full if lv == 0 or br in fresh else rewound for br, lv in runs)
+    runs = plan(spec)
     copies = spec.prune.levels + 1 + (1 if k.value > 0 else 0)  # level 0's copy A if k > 0
-    return len(runs), copies, epochs + copies * rewound
+    if t.unit != "ep":  # a length in iterations counts no epochs
+        return len(runs), copies, 0.0
+    copy = Training("copy", 0, k, t, "a level's start", "the level's mask")  # from the rewind
+    return len(runs), copies, float(sum(r.units for r in runs) + copies * copy.units)
 
 
 def plan_work(spec: RunSpec, k: int, subset: int) -> Work:

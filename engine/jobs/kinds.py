@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.config import RunSpec, SpecError
 from engine.jobs.queue import Job, JobKind, Prepared, register_kind
+from engine.plan import plan
 from engine.store import Store
 
 # --- run ------------------------------------------------------------------------------------
@@ -30,11 +31,7 @@ def _prepare_run(store: Store, payload: dict[str, Any]) -> Prepared:
 
 def planned_levels(spec: RunSpec) -> list[tuple[str, int]]:
     """Every (branch, level) `run_imp` trains for `spec`, in its order (for progress and ETA)."""
-    out = [("imp", level) for level in range(spec.prune.levels + 1)]
-    at = spec.baseline_level
-    for kind in spec.baselines.kinds:
-        out += [("ft", level) for level in range(1, at + 1)] if kind == "ft" else [(kind, at)]
-    return out
+    return [(t.branch, t.level) for t in plan(spec)]
 
 
 def _run_is_stored(store: Store, job: Job) -> bool:

@@ -14,6 +14,7 @@ from engine.config import RunSpec
 from engine.jobs.queue import Job
 from engine.presets import PRESETS, preset
 from engine.spec_text import SECTIONS
+from tests.engine.test_baselines import twin  # noqa: F401 (a fixture)
 
 
 def test_the_form_has_a_widget_for_every_spec_field():
@@ -83,6 +84,22 @@ def test_estimate_counts_every_training_the_runner_will_do():
     # levels >= 1 and the baselines that keep rewind-point weights train 6 of 8 epochs;
     # RIPN and RPN_2 start fresh and train all 8
     assert forms.estimate(rewound)["total"] == 8 + 5 * 6 + 6 + 5 * 6 + 8 + 6 + 8
+
+
+@pytest.mark.usefixtures("twin")
+def test_a_registered_baseline_is_a_choice_of_the_form_and_counted():
+    (kinds,) = [ff for ff in forms.form_fields()["baselines"] if ff.path == "baselines.kinds"]
+    assert "twin" in kinds.options
+    demo = preset("demo")  # 5 levels x 8 epochs, rewind 0it
+    values = forms.initial_values(demo) | {"baselines.kinds": ["ft", "twin"]}
+    spec, errors = forms.build_spec(values)
+    assert errors == {} and spec.baselines.kinds == ("ft", "twin")
+    assert forms.estimate(spec) == {
+        "trainings": 6 + 5 + 1,  # IMP 0-5, FT's chain 1-5, the twin at level 5
+        "per_training": 8,
+        "total": 12 * 8,
+        "unit": "epochs",
+    }
 
 
 def test_the_first_look_queues_every_analysis_there_is():
