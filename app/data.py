@@ -20,7 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from app import auth
-from engine import atomic
+from engine import atomic, paths
+from engine.analysis import registry
 from engine.analysis import tables as analysis_tables
 from engine.config import RunSpec
 from engine.jobs.queue import ACTIVE, Job, JobQueue
@@ -38,34 +39,22 @@ from engine.results import (
 from engine.settings import data_root, store_root
 from engine.store import Store, StoreError
 
+# The training tables; every other name is a registered analysis's (`engine.analysis.registry`).
 TABLES: dict[str, Callable[[Store, str], pd.DataFrame]] = {
     "metrics": metrics_table,
     "summary": summary_table,
     "layers": layers_table,
-    "distances": analysis_tables.distances_table,
-    "trajectory": analysis_tables.trajectory_table,
-    "pruned_start": analysis_tables.pruned_start_table,
-    "spectra": analysis_tables.spectra_table,
-    "volume": analysis_tables.volume_table,
-    "trace": analysis_tables.trace_table,
-    "density": analysis_tables.density_table,
-    "interpolation": analysis_tables.interpolation_table,
-    "barrier": analysis_tables.barrier_table,
-    "landscape": analysis_tables.landscape_table,
-    "loss_matched": analysis_tables.loss_matched_table,  # the controls (figures.control_charts)
-    "instability": analysis_tables.instability_table,
 }
-COLUMNS = {
-    "metrics": METRIC_COLUMNS,
-    "summary": SUMMARY_COLUMNS,
-    "layers": LAYER_COLUMNS,
-    **analysis_tables.COLUMNS,
-}
+COLUMNS = {"metrics": METRIC_COLUMNS, "summary": SUMMARY_COLUMNS, "layers": LAYER_COLUMNS}
+
+
+def columns(name: str) -> list[str]:
+    return list(COLUMNS[name]) if name in COLUMNS else analysis_tables.columns(name)
 
 
 def producer(name: str) -> str:
     """The analysis job that fills table `name` (one job can fill several tables)."""
-    return analysis_tables.SOURCES[name][0]
+    return registry.table_source(name)[0].name
 
 
 def root() -> str:
@@ -128,7 +117,7 @@ def _runs(root: str, version: int) -> pd.DataFrame:
     rows = []
     for rec in records:
         spec = rec.get("spec") or {}
-        path = _store(root).run_path(rec["run_id"]) / "spec.json"
+        path = paths.spec(_store(root).run_path(rec["run_id"]))
         rows.append(
             {
                 "run_id": rec["run_id"],
@@ -155,7 +144,9 @@ def runs() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _table(root: str, version: int, name: str, run_id: str) -> pd.DataFrame:
-    return TABLES[name](_store(root), run_id)
+    if name in TABLES:
+        return TABLES[name](_store(root), run_id)
+    return analysis_tables.table(name, _store(root), run_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)
@@ -204,7 +195,7 @@ def table(name: str, run_ids: list[str], live: dict[str, Job] | None = None) -> 
             damaged(r, e)
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=COLUMNS[name])
+        return pd.DataFrame(columns=columns(name))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -250,7 +241,7 @@ def submit_run(spec: RunSpec) -> Job:
 
 
 def _follow_up_file() -> Path:
-    return Path(root()) / "app" / "analyse_after.json"
+    return paths.analyse_after(Path(root()))
 
 
 def follow_ups() -> list[str]:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import data, selection
-from engine.analysis.jobs import OPTIONS, options_for
+from engine.analysis import registry
 from engine.config import RunSpec, SpecError
 from engine.jobs.queue import Job
 from engine.store import StoreError
@@ -87,14 +87,11 @@ def options_form(what: str, runs: list[str], key: str) -> None:
     with st.expander(f"Compute `{what}` with other settings"):
         values, slots = {}, {}
         cols = st.columns(3)
-        for i, name in enumerate(options_for(what)):
-            opt = OPTIONS[name]
-            default = "" if opt.default is None else opt.default
-            if isinstance(default, tuple):
-                default = ",".join(map(str, default))
+        for i, opt in enumerate(registry.get(what).options):
+            name = opt.name
             with cols[i % 3]:
                 values[name] = st.text_input(
-                    name, value=str(default), help=opt.help, key=f"opt-{key}-{name}"
+                    name, value=opt.shown_default, help=opt.help, key=f"opt-{key}-{name}"
                 )
                 slots[name] = st.empty()
         if st.button(f"Queue {what}", key=f"requeue-{key}", icon=":material/play_arrow:"):
@@ -107,6 +104,20 @@ def options_form(what: str, runs: list[str], key: str) -> None:
                     (slot or st).error(str(e), icon="⚠️")
                     return
             st.rerun()
+
+
+def table_sections(page: str, runs: list[str], all_jobs: list[Job]) -> None:
+    """A section per analysis shown on `page` without a chart of its own: its help and its
+    tables (with the usual compute buttons), so a newly registered analysis has a place."""
+    for analysis in registry.all():
+        if analysis.page != page or analysis.chart:
+            continue
+        st.subheader(analysis.name.replace("_", " ").capitalize())
+        st.caption(analysis.help)
+        for spec in analysis.table_specs:
+            frame = analysis_table(spec.name, runs, all_jobs)
+            if not frame.empty:
+                st.dataframe(frame, hide_index=True)
 
 
 SHOW = "_show_runs"
@@ -184,21 +195,12 @@ def toggle(label: str, key: str, default: bool = False, **kw: Any) -> bool:
 # --- after a launch (app.live queues these once training ends) ----------------------------
 def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
     """The analyses queued when a launched run finishes training, cheapest first so pages
-    fill in early. The Hessian ones start light (top-20, 30 Hutch++ probes, one Lanczos
-    run of 40 steps) and the landscape covers the last level only, so a laptop shows every
-    chart within minutes; each page's "other settings" form queues the analysis defaults
-    (top-100, every level, ...) on request."""
-    return [
-        ("distances", {}),
-        ("pruned_start", {}),
-        ("trajectory", {}),
-        ("spectrum", {"k": 20}),
-        ("trace", {"samples": 30}),
-        ("density", {"vectors": 1, "steps": 40}),
-        ("landscape", {"levels": str(spec.prune.levels)}),
-        ("interpolation", {}),
-        ("loss_matched", {"k": 20}),
-    ]  # not the analyses that train networks (TRAINS: instability), which the pages offer
+    fill in early, with the options each registers as its `first_look`. The Hessian ones
+    start light (top-20, 30 Hutch++ probes, one Lanczos run of 40 steps) and the landscape
+    covers the last level only, so a laptop shows every chart within minutes; each page's
+    "other settings" form queues the analysis defaults (top-100, every level, ...) on
+    request. Analyses that train networks (instability) have none; the pages offer them."""
+    return registry.first_look(spec)
 
 
 def analyse_after(run_id: str) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.analysis import registry
 from engine.config import RunSpec, SpecError
 from engine.jobs.queue import Job, JobKind, Prepared, register_kind
 from engine.presets import REPRODUCE, reproduce_specs
@@ -125,7 +126,8 @@ def normalize_payload(payload: dict[str, Any]) -> dict[str, Any]:
     defaults = SMOKE_HESSIAN if smoke else HESSIAN_DEFAULTS.get(name, FALLBACK)
     for opt in ("k", "subset"):
         value = payload.get(opt)
-        out[opt] = _analyses().OPTIONS[opt].parse(opt, defaults[opt] if value is None else value)
+        option = registry.options()[opt]
+        out[opt] = option.parse(opt, defaults[opt] if value is None else value)
     return out
 
 

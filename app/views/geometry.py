@@ -5,12 +5,13 @@ solution's loss and accuracy, and linear interpolation paths with their barriers
 import streamlit as st
 
 from app import controls, data, downloads, ui
-from engine.analysis.jobs import OPTIONS
+from engine.analysis import registry
 from engine.figures import chartkit, control_charts, geometry_charts
 
 st.title("Geometry")
 runs = ui.chosen_runs()
 jobs = data.jobs()
+DISTANCES = registry.get("distances")
 sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
 view = controls.curve_view(runs, curves=False)
@@ -25,10 +26,10 @@ if not distances.empty:
     cols = st.columns(3)
     with cols[0]:
         norms = ui.distinct(distances, "norm", str)
-        norm = ui.choose("Norm over", "norm", norms, OPTIONS["norm"].default)
+        norm = ui.choose("Norm over", "norm", norms, DISTANCES.option("norm").default)
     with cols[1]:
         normalised = ui.toggle(
-            "Normalised by ‖start_L‖", "normalised", OPTIONS["normalised"].default
+            "Normalised by ‖start_L‖", "normalised", DISTANCES.option("normalised").default
         )
     shown = distances[
         (distances["norm"].astype(str) == norm)
@@ -104,3 +105,5 @@ instability = ui.analysis_table("instability", runs, jobs)
 if not instability.empty:
     chart = control_charts.instability_chart(instability)
     downloads.show(chart, instability, "instability")
+
+ui.table_sections("geometry", runs, jobs)

@@ -12,7 +12,8 @@ st.caption(
     "directions scaled filter by filter to the weights' norms."
 )
 runs = ui.chosen_runs()
-land = ui.analysis_table("landscape", runs, data.jobs())
+jobs = data.jobs()
+land = ui.analysis_table("landscape", runs, jobs)
 if not land.empty:
     cols = st.columns(2)
     with cols[0]:
@@ -26,3 +27,5 @@ if not land.empty:
     sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
     chart = spectra_charts.landscape_chart(shown, sparsity)
     downloads.show(chart, shown, f"landscape-{branch}-L{level}", width=560)
+
+ui.table_sections("landscape", runs, jobs)

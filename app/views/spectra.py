@@ -59,3 +59,5 @@ if not density.empty:
     level = ui.choose("Level", "dn_level", levels, levels[-1], cast=int)
     shown = density[density["level"] == level]
     downloads.show(spectra_charts.density_chart(shown, level, sparsity), shown, f"density-L{level}")
+
+ui.table_sections("spectra", runs, jobs)

@@ -33,10 +33,10 @@ from torch import Tensor, nn
 
 from engine.analysis import block_lanczos, lanczos, trace
 from engine.analysis.hvp import HessianOperator, no_tf32
+from engine.analysis.options import BACKENDS
 from engine.analysis.pyhessian_backend import pyhessian_top
 from engine.data.bundle import DataBundle
 
-BACKENDS = ("lanczos", "arpack", "pyhessian", "lanczos1")
 ZERO = 1e-6  # |λ| below this fraction of the largest |λ| is zero to working precision
 FORWARD_BLOCK = 8  # products per pass where they batch (forward-over-reverse)
 REVERSE_BLOCK = 4  # the widest block worth its extra products with the kept reverse graph

@@ -8,15 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.analysis.options import (
-    ANALYSES,
-    IMP_ONLY,
-    OPTIONS,
-    POINT_DEFAULTS,
-    as_list,
-    options_for,
-)
+from engine.analysis import registry
+from engine.analysis.options import as_list
 from engine.analysis.points import Point, exists, previous_level
+from engine.analysis.registry import Analysis
 from engine.config import SpecError
 from engine.store import Store, StoreError, check_name
 
@@ -35,38 +30,27 @@ def normalize_request(store: Store, request: Mapping[str, Any]) -> dict[str, Any
     except StoreError as e:
         raise SpecError("run_id", str(e)) from None
     what = request.get("what")
-    if what not in ANALYSES:
+    if not isinstance(what, str) or what not in registry.names():
         raise SpecError(
-            "what", f"{what!r} is not an analysis; choose one of: {', '.join(ANALYSES)}"
+            "what", f"{what!r} is not an analysis; choose one of: {', '.join(registry.names())}"
         )
-    allowed = options_for(what)
+    analysis = registry.get(what)
+    allowed = analysis.option_names
+    known = registry.options()
     for key, value in request.items():
         if key in ("run_id", "what") or value is None:
             continue
-        if key not in OPTIONS:
+        if key not in known:
             raise SpecError(key, f"unknown option; options for {what}: {', '.join(allowed)}")
         if key not in allowed:
             raise SpecError(key, f"does not apply to {what}; its options are: {', '.join(allowed)}")
     if "points" in allowed and request.get("points") is None:
-        request = {**request, "points": POINT_DEFAULTS.get(what, POINT_DEFAULTS["*"])}
+        request = {**request, "points": list(analysis.default_points)}
     opts = {}
-    for name in allowed:
-        value = request.get(name, OPTIONS[name].default)
-        opts[name] = OPTIONS[name].parse(name, value) if value is not None else None
-    if what == "interpolation" and opts["paths"] is not None:
-        if request.get("levels") is not None or request.get("branches") is not None:
-            raise SpecError("paths", "give either paths or branches/levels, not both")
-        opts.pop("branches"), opts.pop("levels")
-        opts["paths"] = [_check_path(store, run_id, p) for p in as_list("paths", opts["paths"])]
-        if not opts["paths"]:
-            raise SpecError(
-                "paths", "name at least one path, e.g. imp:1:projected_prev->imp:1:solution"
-            )
-    else:
-        _select(store, run_id, what, opts)
-        if what == "interpolation":
-            opts["paths"] = _default_paths(opts.pop("levels"))
-            opts.pop("branches")
+    for o in analysis.options:
+        value = request.get(o.name, o.default)
+        opts[o.name] = o.parse(o.name, value) if value is not None else None
+    (analysis.select or select_levels)(store, analysis, request, opts)
     return {"run_id": run_id, "what": what, **opts}
 
 
@@ -97,29 +81,27 @@ def _levels(name: str, value: Any) -> list[int]:
     return sorted(set(out))
 
 
-# The points an analysis reads when it has no `points` option and needs other than the three
-# of a level (start, Pr_L(min_(L−1)), solution).
-NEEDS = {"instability": ("start", "solution")}
-
-
-def _needed(opts: dict, branch: str, level: int, what: str) -> list[Point]:
-    """The points of (branch, level) an analysis reads: its `points`, `NEEDS`, or the three
-    of §2."""
-    whiches = opts.get("points") or NEEDS.get(what) or ("start", "projected_prev", "solution")
-    return [Point(branch, level, w) for w in whiches]
+def _needed(analysis: Analysis, opts: dict, branch: str, level: int) -> list[Point]:
+    """The points of (branch, level) an analysis reads: its `points`, else its `needs`."""
+    return [Point(branch, level, w) for w in opts.get("points") or analysis.needs]
 
 
 def _problem(
-    store: Store, run_id: str, what: str, opts: dict, branch: str, level: int
+    store: Store, run_id: str, analysis: Analysis, opts: dict, branch: str, level: int
 ) -> str | None:
-    """Why (branch, level) cannot be analysed by `what`, or None."""
+    """Why (branch, level) cannot be analysed by `analysis`, or None."""
     no_prev = previous_level(store, run_id, branch, level) is None
-    only_prev = opts.get("points", ["projected_prev"]) == ["projected_prev"]
-    if no_prev and only_prev and what not in NEEDS:
+    if "points" in opts:  # measured point by point: only a level of nothing else is refused
+        only_prev = opts["points"] == ["projected_prev"]
+    else:
+        only_prev = "projected_prev" in analysis.needs
+    if no_prev and only_prev:
         return "level 0 has no previous level"
-    if what == "trajectory" and not exists(store, run_id, Point(branch, level - 1)):
-        return f"level {level - 1} is not finished"
-    for p in _needed(opts, branch, level, what):
+    if analysis.level_problem is not None:
+        why = analysis.level_problem(store, run_id, branch, level)
+        if why is not None:
+            return why
+    for p in _needed(analysis, opts, branch, level):
         if p.which == "projected_prev" and no_prev:
             continue  # the level's other points are still analysed; this one is skipped
         if not exists(store, run_id, p):
@@ -127,9 +109,9 @@ def _problem(
     return None
 
 
-def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
+def select_levels(store: Store, analysis: Analysis, request: Mapping[str, Any], opts: dict) -> None:
     """Resolve branches and levels in `opts` to an explicit {branch: [levels]}."""
-    imp_only = what in IMP_ONLY
+    run_id, what, imp_only = request["run_id"], analysis.name, analysis.imp_only
     branches = ["imp"] if imp_only else _branches(store, run_id, opts["branches"])
     given = opts["levels"]
     if isinstance(given, Mapping):
@@ -141,7 +123,7 @@ def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
         stored = store.levels(run_id, b)
         wanted = given.get(b) if isinstance(given, Mapping) else given
         if wanted is None:
-            out[b] = [lv for lv in stored if _problem(store, run_id, what, opts, b, lv) is None]
+            out[b] = [lv for lv in stored if _problem(store, run_id, analysis, opts, b, lv) is None]
             continue
         out[b] = _levels("levels", wanted)
         for lv in out[b]:
@@ -151,7 +133,7 @@ def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
                     f"branch {b} has no level {lv}; it has: "
                     f"{', '.join(map(str, stored)) or 'none'}",
                 )
-            why = _problem(store, run_id, what, opts, b, lv)
+            why = _problem(store, run_id, analysis, opts, b, lv)
             if why is not None:
                 raise SpecError("levels", f"{what} cannot use {b} level {lv}: {why}")
     if not any(out.values()):
@@ -161,30 +143,3 @@ def _select(store: Store, run_id: str, what: str, opts: dict) -> None:
     if not imp_only:
         opts["branches"] = branches
     opts["levels"] = out
-
-
-def _check_path(store: Store, run_id: str, text: Any) -> str:
-    parts = str(text).split("->")
-    if len(parts) != 2:
-        raise SpecError(
-            "paths",
-            f"{text!r} is not a path; write A->B, e.g. imp:1:projected_prev->imp:1:solution",
-        )
-    try:
-        a, b = (Point.parse(p) for p in parts)
-    except ValueError as e:
-        raise SpecError("paths", str(e)) from None
-    for p in (a, b):
-        if not exists(store, run_id, p):
-            raise SpecError("paths", f"{p} is not stored in {run_id}")
-    return f"{a}->{b}"
-
-
-def _default_paths(levels: dict[str, list[int]]) -> list[str]:
-    out = []
-    for b, lvs in levels.items():
-        for lv in lvs:
-            out.append(f"{b}:{lv}:projected_prev->{b}:{lv}:solution")
-            if b == "imp":
-                out.append(f"imp:{lv - 1}:solution->imp:{lv}:solution")
-    return out

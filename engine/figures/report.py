@@ -10,6 +10,7 @@ show the mean over seeds as a line and the min–max over seeds as a band.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import altair as alt
@@ -41,18 +42,22 @@ from engine.results import layers_table, metrics_table, summary_table
 from engine.store import Store
 
 BAND = "line: mean over seeds; band: min–max over seeds"
+# the analyses' tables read (`engine.analysis.tables`), the controls among them
+# (engine.figures.control_charts, engine.claim_controls): loss_matched, barrier, instability
+ANALYSIS_TABLES = (
+    "distances",
+    "trajectory",
+    "spectra",
+    "volume",
+    "loss_matched",
+    "barrier",
+    "instability",
+    "batchnorm",
+)
 READERS = {  # every stored table the figures and the claims read, gathered once per report
     "metrics": metrics_table,
     "summary": summary_table,
-    "distances": tables.distances_table,
-    "trajectory": tables.trajectory_table,
-    "spectra": tables.spectra_table,
-    "volume": tables.volume_table,
-    # the controls (engine.figures.control_charts, engine.claim_controls)
-    "loss_matched": tables.loss_matched_table,
-    "barrier": tables.barrier_table,
-    "instability": tables.instability_table,
-    "batchnorm": tables.batchnorm_table,
+    **{name: partial(tables.table, name) for name in ANALYSIS_TABLES},
     "layers": layers_table,
 }
 

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from app import forms, runstable, ui
-from engine.analysis.jobs import ANALYSES
-from engine.analysis.options import TRAINS
+from engine.analysis import registry
 from engine.config import RunSpec
 from engine.jobs.queue import Job
 from engine.presets import PRESETS, preset
@@ -104,7 +103,9 @@ def test_a_registered_baseline_is_a_choice_of_the_form_and_counted():
 
 def test_the_first_look_queues_every_analysis_there_is():
     queued = ui.first_look(preset("demo"))
-    assert sorted(what for what, _ in queued) == sorted(set(ANALYSES) - set(TRAINS))
+    assert sorted(what for what, _ in queued) == sorted(
+        a.name for a in registry.all() if not a.trains
+    )
     assert dict(queued)["landscape"] == {"levels": "5"}
 
 

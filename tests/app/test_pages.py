@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.analysis.jobs import ANALYSES
-from engine.analysis.options import TRAINS
+from engine.analysis import registry
 from engine.jobs.queue import JobQueue
 from engine.presets import preset
 from engine.store import Store
@@ -206,7 +205,9 @@ def test_finished_training_queues_every_analysis_once(demo_store, tmp_path, monk
     open_app(store, monkeypatch)
     open_app(store, monkeypatch)  # a second look queues nothing more
     queued = [j for j in queue.list() if j.kind == "analysis"]
-    assert sorted(j.payload["what"] for j in queued) == sorted(set(ANALYSES) - set(TRAINS))
+    assert sorted(j.payload["what"] for j in queued) == sorted(
+        a.name for a in registry.all() if not a.trains
+    )
     spectrum = next(j for j in queued if j.payload["what"] == "spectrum")
     assert spectrum.payload["k"] == 20
     landscape = next(j for j in queued if j.payload["what"] == "landscape")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import selection
-from engine.analysis import jobs
+from engine.analysis import registry
 from engine.booleans import FALSE, TRUE, parse_bool
 from engine.config import SpecError
 from engine.settings_loader import convert
@@ -17,7 +17,7 @@ def test_every_reader_accepts_the_same_words(word):
     expected = word.strip().lower() in TRUE
     assert parse_bool(word) is expected
     assert parse_value(word, False, "data.download") is expected
-    assert jobs.OPTIONS["normalised"].parse("normalised", word) is expected
+    assert registry.options()["normalised"].parse("normalised", word) is expected
     assert convert("hosted", word, bool) is expected
     assert selection.parse_bool(word) is expected
 
@@ -28,7 +28,7 @@ def test_every_reader_refuses_the_same_words(word):
         parse_bool(word)
     for read in (
         lambda: parse_value(word, False, "data.download"),
-        lambda: jobs.OPTIONS["normalised"].parse("normalised", word),
+        lambda: registry.options()["normalised"].parse("normalised", word),
         lambda: convert("hosted", word, bool),
     ):
         with pytest.raises(SpecError, match="is not true/false"):

@@ -23,11 +23,11 @@ def test_resnet20_smoke_runs_every_training_and_analysis(tmp_path):
     done = {a["what"] for a in result["analyses"] if a["units"] > 0}
     assert done == {"distances", "trajectory", "pruned_start", "spectrum", "loss_matched",
                     "interpolation", "instability"}  # fmt: skip
-    bn = tables.batchnorm_table(store, run_id)
+    bn = tables.table("batchnorm", store, run_id)
     assert bn["model_has_batchnorm"].all()
     imp = bn[bn["branch"] == "imp"].set_index(["level", "point"])["recalibrated"]
     assert imp[(1, "projected_prev")] and not imp[(1, "solution")]
-    assert list(tables.instability_table(store, run_id)["level"]) == [0, 1]
+    assert list(tables.table("instability", store, run_id)["level"]) == [0, 1]
 
 
 @pytest.mark.slow

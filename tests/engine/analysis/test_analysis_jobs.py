@@ -1,9 +1,11 @@
 """Analysis requests: validation, defaults, the cache (counted calls), cancel, and the tables."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
-from engine.analysis import jobs, tables
+from engine.analysis import jobs, registry, tables
 from engine.config import SpecError
 from engine.train import Cancelled, NullReporter
 
@@ -24,13 +26,14 @@ class Recorder(NullReporter):
 def counted(monkeypatch):
     """Wrap every compute function so a test can count how often it ran."""
     calls: list[str] = []
-    for what, fn in list(jobs.COMPUTE.items()):
+    for analysis in registry.all():
 
-        def wrapper(ctx, unit, fn=fn, what=what):
+        def wrapper(ctx, unit, fn=analysis.compute, what=analysis.name):
             calls.append(what)
             return fn(ctx, unit)
 
-        monkeypatch.setitem(jobs.COMPUTE, what, wrapper)
+        counting = dataclasses.replace(analysis, compute=wrapper)
+        monkeypatch.setitem(registry._REGISTRY, analysis.name, counting)
     return calls
 
 
@@ -81,7 +84,7 @@ def test_defaults_are_filled_explicitly_and_normalising_is_idempotent(run):
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"what": "hessian"}, "what", "choose one of: distances, trajectory"),
+        ({"what": "hessian"}, "what", "choose one of: distances, pruned_start"),
         ({"run_id": "no-such-run"}, "run_id", "no run 'no-such-run'"),
         ({"run_id": "../x"}, "run_id", "not allowed"),
         ({"k": 20}, "k", "does not apply to distances"),
@@ -180,18 +183,18 @@ def test_tables_have_the_agreed_columns_and_read_what_is_stored(fresh_run, tmp_p
 
     store, rid, _ = fresh_run
     empty = Store(tmp_path / "empty")
-    for name in tables.COLUMNS:
-        df = getattr(tables, f"{name}_table")(empty, rid)
-        assert df.empty and list(df.columns) == tables.COLUMNS[name]
+    for name in [t.name for a in registry.all() for t in a.table_specs]:
+        df = tables.table(name, empty, rid)
+        assert df.empty and list(df.columns) == tables.columns(name)
     jobs.execute(store, {"run_id": rid, "what": "distances", "branches": "all"}, "cpu")
-    df = tables.distances_table(store, rid)
-    assert list(df.columns) == tables.COLUMNS["distances"]
+    df = tables.table("distances", store, rid)
+    assert list(df.columns) == tables.columns("distances")
     assert set(df["branch"]) == {"imp", "ft", "one_shot", "ripn", "rpn1", "rpn2"}
     assert len(df) == 8 * (2 + 2 + 4)  # 8 rows per level: imp 1-2, ft 1-2, four baselines
     assert set(df["to"]) == {"projected_prev", "solution"}
     assert df["normalised"].dtype == bool
     jobs.execute(store, {"run_id": rid, "what": "interpolation", "levels": [2], "n": 3}, "cpu")
-    interp, barrier = tables.interpolation_table(store, rid), tables.barrier_table(store, rid)
+    interp, barrier = tables.table("interpolation", store, rid), tables.table("barrier", store, rid)
     assert len(interp[interp["path"].str.startswith("imp:2:projected_prev")]) == 3
     assert (barrier["barrier_train_loss"] >= 0).all() and (barrier["barrier_test_error"] >= 0).all()
 
@@ -203,8 +206,8 @@ def test_trajectory_pairs_the_same_iterations_of_two_levels(fresh_run, eval_set)
     jobs.execute(store, req, "cpu")
     (rec,) = jobs.stored_results(store, req)
     assert rec["result"]["data"]["eval_set"] == eval_set
-    df = tables.trajectory_table(store, rid)
-    assert list(df.columns) == tables.COLUMNS["trajectory"]
+    df = tables.table("trajectory", store, rid)
+    assert list(df.columns) == tables.columns("trajectory")
     wide = df.pivot_table(index="epoch", columns="series", values="train_loss")
     assert list(wide.index) == [3 / 8, 1.0, 2.0, 3.0]  # the rewind point, two epochs, the end
     # both levels start from the rewind point, so the two series meet there
@@ -223,8 +226,8 @@ def test_hessian_units_are_cached_per_point_and_match_a_direct_call(fresh_run, c
     jobs.execute(store, req, "cpu")
     jobs.execute(store, req, "cpu")
     assert counted == ["spectrum", "spectrum"]  # two points, each computed once
-    spectra, volume = tables.spectra_table(store, rid), tables.volume_table(store, rid)
-    assert list(volume.columns) == tables.COLUMNS["volume"]
+    spectra, volume = tables.table("spectra", store, rid), tables.table("volume", store, rid)
+    assert list(volume.columns) == tables.columns("volume")
     assert set(volume["point"]) == {"solution", "projected_prev"} and set(volume["k"]) == {3}
     got = spectra[spectra["point"] == "projected_prev"].sort_values("rank")["eigenvalue"].tolist()
     assert got == sorted(got, reverse=True) and len(got) == 3
@@ -240,6 +243,6 @@ def test_hessian_units_are_cached_per_point_and_match_a_direct_call(fresh_run, c
     assert rec["result"]["data"]["indices"] == idx
     for what, extra in (("trace", {"samples": 3}), ("density", {"vectors": 1, "steps": 4})):
         jobs.execute(store, {"run_id": rid, "what": what, "levels": [1], "subset": 32, **extra})
-    assert len(tables.trace_table(store, rid)) == 2
-    density = tables.density_table(store, rid)
-    assert list(density.columns) == tables.COLUMNS["density"] and len(density) > 0
+    assert len(tables.table("trace", store, rid)) == 2
+    density = tables.table("density", store, rid)
+    assert list(density.columns) == tables.columns("density") and len(density) > 0

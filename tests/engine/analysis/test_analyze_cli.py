@@ -51,5 +51,5 @@ def test_submitted_jobs_are_computed_by_a_worker(fresh_run, capsys):
         queue.close()
     assert {w: j.status for w, j in jobs.items()} == {"distances": "done", "interpolation": "done"}
     assert jobs["distances"].result["computed"] == 1
-    assert len(tables.distances_table(store, rid)) == 8
-    assert len(tables.barrier_table(store, rid)) == 2  # imp 1: from Pr_1(min_0), from min_0
+    assert len(tables.table("distances", store, rid)) == 8
+    assert len(tables.table("barrier", store, rid)) == 2  # imp 1: from Pr_1(min_0), from min_0

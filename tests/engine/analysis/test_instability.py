@@ -75,9 +75,9 @@ def test_the_barrier_is_the_rise_of_test_error_above_the_chord(fresh_run):
     model = build_model(spec.model.name, data.in_shape, data.num_classes)
     sol = store.level(rid, 2).load_checkpoint("final")
     assert rows[0]["test_acc"] == geometry.metrics(model, sol, data)["test_acc"]
-    (row,) = tables.instability_table(store, rid).itertuples()
+    (row,) = tables.table("instability", store, rid).itertuples()
     assert row.level == 2 and row.barrier_test_error == r["barrier_test_error"]
-    assert len(tables.instability_path_table(store, rid)) == 5
+    assert len(tables.table("instability_path", store, rid)) == 5
 
 
 def test_a_stored_copy_is_not_trained_again(fresh_run, monkeypatch):

@@ -75,9 +75,9 @@ def test_the_matched_point_is_the_interpolation_of_its_two_checkpoints(fresh_run
         assert r["volume"]["log_volume"] == pytest.approx(
             -0.5 * sum(math.log(v) for v in ref.eigenvalues), rel=1e-5
         )
-    t = tables.loss_matched_table(store, rid)
+    t = tables.table("loss_matched", store, rid)
     assert list(t["level"]) == [1, 2] and t["matched"].all()
-    assert len(tables.loss_matched_spectra_table(store, rid)) == 6
+    assert len(tables.table("loss_matched_spectra", store, rid)) == 6
 
 
 def test_a_level_without_a_bracket_is_stored_with_its_reason(fresh_run, monkeypatch):
@@ -91,7 +91,7 @@ def test_a_level_without_a_bracket_is_stored_with_its_reason(fresh_run, monkeypa
     assert r["reason"] == loss_match.no_bracket_reason(
         [loss_match.Checkpoint(**c) for c in r["checkpoints"]], r["target"]["loss"]
     )
-    (row,) = tables.loss_matched_table(store, rid).itertuples()
+    (row,) = tables.table("loss_matched", store, rid).itertuples()
     assert not row.matched and math.isnan(row.log_volume) and row.reason == r["reason"]
 
 
