@@ -6,6 +6,8 @@
   (top-k spectrum, trace, density) and the basin log-volume proxy.
 - `geometry`: distances, losses of projected points, linear interpolation and barriers.
 - `landscape`: 2-D loss surfaces in filter-normalised directions.
-- `jobs`: every analysis as a request that is validated, split into units and cached in the
-  store by the content hash of its inputs; `tables`: the stored results as tidy frames.
+- `registry`: every analysis as one registered object, one file each in `kinds/` (which wires
+  the numerics above); `options`: the options requests share; `requests`: a request checked
+  and filled; `units`: the cached pieces and their planners; `jobs`: the executor (plan,
+  compute what is missing, store); `tables`: the stored results as tidy frames.
 """
