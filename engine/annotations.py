@@ -8,10 +8,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from engine import atomic
+from engine import atomic, paths
 from engine.store import Store, StoreError
 
-FILE = "annotations.json"
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}")
 MAX_NOTE = 2000
 
@@ -48,7 +47,7 @@ class TagChange:
 
 def read(store: Store, run_id: str) -> Annotations:
     """The run's tags and note (none when it has no file, or an unreadable one)."""
-    path = store.run_path(run_id) / FILE
+    path = paths.annotations(store.run_path(run_id))
     try:
         raw = json.loads(path.read_text()) if path.is_file() else {}
         return Annotations(tuple(str(t) for t in raw.get("tags", [])), str(raw.get("note", "")))
@@ -59,7 +58,7 @@ def read(store: Store, run_id: str) -> Annotations:
 def _write(store: Store, run_id: str, value: Annotations) -> Annotations:
     if not store.has_run(run_id):
         raise StoreError(f"run: no run {run_id!r} in {store.root} (see `python -m engine ls`)")
-    atomic.write_json(store.run_path(run_id) / FILE, value.to_dict())
+    atomic.write_json(paths.annotations(store.run_path(run_id)), value.to_dict())
     store.bump_version()  # pages reading the store redraw
     return value
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from engine import paths
 from engine.config import SpecError
 from engine.store import Store, StoreError
 
@@ -29,10 +30,10 @@ _BUFFERS = ("running_mean", "running_var")
 def _never_pruned(store: Store, run_id: str, branch: str, level: int) -> int:
     """Parameters outside the mask, from the level's final checkpoint (memory-mapped)."""
     lv = store.level(run_id, level, branch)
-    path = lv.ckpt_dir / "final.pt"
+    path = paths.checkpoint(lv.path, "final")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["model"]
-        masked = set(torch.load(lv.path / "mask.pt", weights_only=True, mmap=True))
+        masked = set(torch.load(paths.mask(lv.path), weights_only=True, mmap=True))
     except Exception as e:  # a truncated or foreign file: its readers say which
         raise StoreError(f"cannot read {path}: {e}") from None
     return sum(

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import atomic, integrity
+from engine import atomic, integrity, paths
 from engine.store import LevelDir, Store, StoreError, unsealed
 
 DAMAGED, UNVERIFIED, STRAY = "damaged", "unverified", "stray"
@@ -43,8 +43,8 @@ def _levels(store: Store, run_id: str) -> list[tuple[str, int, LevelDir]]:
 
 
 def _bad_files(lv: LevelDir, files: dict[str, str]) -> list[Path]:
-    paths = (Path(os.path.normpath(lv.path / rel)) for rel in sorted(files))
-    return [p for p in paths if integrity.file_problem(lv.path, p, files) is not None]
+    vouched = (Path(os.path.normpath(lv.path / rel)) for rel in sorted(files))
+    return [p for p in vouched if integrity.file_problem(lv.path, p, files) is not None]
 
 
 def level_findings(lv: LevelDir) -> tuple[list[Finding], bool]:
@@ -57,7 +57,7 @@ def level_findings(lv: LevelDir) -> tuple[list[Finding], bool]:
         return [], False
     files = rec.get(integrity.FILES)
     if files is None:  # older than hashes: the least a finished level must have
-        needed = (lv.path / "mask.pt", lv.path / "metrics.csv", lv.ckpt_dir / "final.pt")
+        needed = (paths.mask(lv.path), paths.metrics(lv.path), paths.checkpoint(lv.path, "final"))
         return [Finding(DAMAGED, f"missing {p}") for p in needed if not p.is_file()], True
     return [Finding(DAMAGED, line) for line in integrity.problems(lv.path, files)], False
 
@@ -82,7 +82,7 @@ def run_findings(store: Store, run_id: str) -> list[Finding]:
                 "hashes (written by an older version); their files were only checked to exist",
             )
         )
-    for path in sorted((store.run_path(run_id) / "analyses").glob("*.json")):
+    for path in sorted(paths.analyses(store.run_path(run_id)).glob("*.json")):
         problem = unsealed(path)[1]
         if problem is not None:
             out.append(Finding(DAMAGED, f"{problem}; the next request for it computes it again"))
@@ -106,8 +106,8 @@ def check(store: Store, run_id: str | None = None) -> tuple[list[Finding], int]:
     return found + stray_findings(store.root), len(run_ids)
 
 
-def _remove(*paths: Path) -> None:
-    for p in paths:
+def _remove(*files: Path) -> None:
+    for p in files:
         p.unlink(missing_ok=True)
 
 
@@ -116,11 +116,11 @@ def repair_run(store: Store, run_id: str) -> list[str]:
     notes = []
     for branch, level, lv in _levels(store, run_id):
         name = f"{branch} level {level}"
-        done, state = lv.path / integrity.DONE, lv.path / "state.pt"
+        done, state = paths.done(lv.path), paths.state(lv.path)
         try:
             rec = lv.done_record()
         except StoreError as e:  # nothing vouches for the mask any more: derive it again
-            _remove(done, state, lv.path / "mask.pt")
+            _remove(done, state, paths.mask(lv.path))
             notes.append(f"{e}; training {name} again")
             continue
         if rec is None:

@@ -16,22 +16,22 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from engine import atomic
+from engine import atomic, paths
 
-DONE = "done.json"
+DONE = paths.done(Path()).name  # for messages
 FILES = "files"  # the key of done.json that holds the hashes
 
 
-def vouch(folder: Path, paths: Iterable[Path]) -> dict[str, str]:
-    """The hashes done.json records for `paths` (those that exist), keyed relative to `folder`."""
-    return {os.path.relpath(p, folder): atomic.digest(p) for p in sorted(paths) if p.is_file()}
+def vouch(folder: Path, files: Iterable[Path]) -> dict[str, str]:
+    """The hashes done.json records for `files` (those that exist), keyed relative to `folder`."""
+    return {os.path.relpath(p, folder): atomic.digest(p) for p in sorted(files) if p.is_file()}
 
 
 def level_files(folder: Path) -> list[Path]:
     """The files a finished level is made of: mask, metrics, checkpoints; at level 0 also
     the branch's own files beside the level folders (IMP's rewind point)."""
-    files = [folder / "mask.pt", folder / "metrics.csv", *(folder / "checkpoints").glob("*.pt")]
-    if folder.name == "level_00":
+    files = [paths.mask(folder), paths.metrics(folder), *paths.checkpoints(folder).glob("*.pt")]
+    if paths.is_first_level(folder):
         files += folder.parent.glob("*.pt")
     return files
 
@@ -49,12 +49,12 @@ def file_problem(folder: Path, path: Path, files: dict[str, str] | None) -> str 
     except OSError as e:
         return f"cannot read {path}: {e.strerror or e}"
     if found != expected:
-        return f"damaged {path}: its sha256 does not match the one in {folder / DONE}"
+        return f"damaged {path}: its sha256 does not match the one in {paths.done(folder)}"
     return None
 
 
 def problems(folder: Path, files: dict[str, str]) -> list[str]:
     """One line for every vouched file that is missing or damaged."""
-    paths = (Path(os.path.normpath(folder / rel)) for rel in sorted(files))
-    lines = (file_problem(folder, path, files) for path in paths)
+    vouched = (Path(os.path.normpath(folder / rel)) for rel in sorted(files))
+    lines = (file_problem(folder, path, files) for path in vouched)
     return [line for line in lines if line is not None]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import paths
 from engine.database import Database, once_more, record_ok, scalar
 from engine.legacy import RETIRED, has_legacy, legacy_runs, retire
 from engine.plan import plan
@@ -51,7 +52,7 @@ class RunIndex:
         schema = SCHEMA + START_VERSION.format(now=time.time_ns() // 1_000_000)
         salvage = {"runs": record_ok, "meta": lambda row: True}
         self.folder = folder
-        self.db = Database(folder / "runs.sqlite3", schema, "run index", salvage)
+        self.db = Database(paths.index_db(folder), schema, "run index", salvage)
         if has_legacy(folder):
             self._import_legacy()
 

@@ -1,16 +1,10 @@
 """The run store: one folder per run, plus an SQLite index for fast listing.
 
-Layout (all writes atomic)::
-
-    <root>/runs/<run_id>/spec.json
-    <root>/runs/<run_id>/<branch>/level_<LL>/mask.pt, metrics.csv, done.json, state.pt,
-                                             checkpoints/<tag>.pt
-    <root>/runs/<run_id>/imp/rewind.pt          (level 0's weights at the rewind point)
-    <root>/runs/<run_id>/analyses/<kind>-<key>.json
-    <root>/index/runs.sqlite3                   (run summaries, store version; engine.run_index)
-
-`branch` is ``imp`` for the IMP-WR levels or a baseline's name. The folders are the truth;
-the index is a cache of them, rebuilt from them wherever it is missing, stale or damaged.
+The layout is `engine.paths`' (all writes atomic): ``runs/<run_id>/`` holds the spec, a
+folder per branch of ``level_<LL>/`` folders (mask, metrics, done.json, checkpoints) and the
+analyses; ``index/`` the run index (`engine.run_index`). A branch is ``imp`` for the IMP-WR
+levels or a baseline's name. The folders are the truth; the index is a cache of them, rebuilt
+from them wherever it is missing, stale or damaged.
 """
 
 from __future__ import annotations
@@ -26,7 +20,7 @@ from typing import Any
 
 import torch
 
-from engine import atomic, integrity
+from engine import atomic, integrity, paths
 from engine.config import RunSpec, SpecError, content_hash
 from engine.run_index import RunIndex, list_runs, run_record
 
@@ -54,34 +48,34 @@ class LevelDir:
 
     @property
     def ckpt_dir(self) -> Path:
-        return self.path / "checkpoints"
+        return paths.checkpoints(self.path)
 
     def save_mask(self, mask: dict[str, torch.Tensor]) -> None:
         atomic.torch_save(
-            {k: v.detach().cpu().bool() for k, v in mask.items()}, self.path / "mask.pt"
+            {k: v.detach().cpu().bool() for k, v in mask.items()}, paths.mask(self.path)
         )
 
     def load_mask(self) -> dict[str, torch.Tensor]:
-        return {k: v.float() for k, v in _load(self.checked(self.path / "mask.pt")).items()}
+        return {k: v.float() for k, v in _load(self.checked(paths.mask(self.path))).items()}
 
     def has_mask(self) -> bool:
-        return (self.path / "mask.pt").is_file()
+        return paths.mask(self.path).is_file()
 
     def save_checkpoint(self, tag: str, state: dict[str, torch.Tensor], **meta: Any) -> None:
         check_name(tag, "checkpoint tag")
         weights = {k: v.detach().cpu() for k, v in state.items()}
-        atomic.torch_save({"model": weights, **meta}, self.ckpt_dir / f"{tag}.pt")
+        atomic.torch_save({"model": weights, **meta}, paths.checkpoint(self.path, tag))
 
     def load_checkpoint(self, tag: str) -> dict[str, torch.Tensor]:
-        path = self.ckpt_dir / f"{check_name(tag, 'checkpoint tag')}.pt"
+        path = paths.checkpoint(self.path, check_name(tag, "checkpoint tag"))
         return _load(self.checked(path))["model"]
 
     def checkpoint_meta(self, tag: str) -> dict[str, Any]:
-        path = self.ckpt_dir / f"{check_name(tag, 'checkpoint tag')}.pt"
+        path = paths.checkpoint(self.path, check_name(tag, "checkpoint tag"))
         return {k: v for k, v in _load(self.checked(path)).items() if k != "model"}
 
     def has_checkpoint(self, tag: str) -> bool:
-        return (self.ckpt_dir / f"{tag}.pt").is_file()
+        return paths.checkpoint(self.path, tag).is_file()
 
     def checkpoint_tags(self) -> list[str]:
         if not self.ckpt_dir.is_dir():
@@ -95,11 +89,11 @@ class LevelDir:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-        atomic.write_text(self.path / "metrics.csv", buf.getvalue())
+        atomic.write_text(paths.metrics(self.path), buf.getvalue())
 
     def read_metrics(self) -> list[dict[str, float]]:
         """Per-epoch rows; [] before the first epoch ends. A damaged file is a StoreError."""
-        p = self.checked(self.path / "metrics.csv")
+        p = self.checked(paths.metrics(self.path))
         if not p.is_file():
             return []
         try:
@@ -110,21 +104,21 @@ class LevelDir:
 
     def save_state(self, state: dict[str, Any]) -> None:
         """The resume point: model, optimizer, iteration, metrics so far."""
-        atomic.torch_save(state, self.path / "state.pt")
+        atomic.torch_save(state, paths.state(self.path))
 
     def load_state(self) -> dict[str, Any] | None:
-        p = self.path / "state.pt"
+        p = paths.state(self.path)
         return _load(p) if p.is_file() else None
 
     def mark_done(self, summary: dict[str, Any]) -> None:
         """Finish the level: done.json holds `summary` and vouches for the level's files."""
         files = integrity.vouch(self.path, integrity.level_files(self.path))
-        atomic.write_json(self.path / integrity.DONE, summary | {integrity.FILES: files})
-        (self.path / "state.pt").unlink(missing_ok=True)
+        atomic.write_json(paths.done(self.path), summary | {integrity.FILES: files})
+        paths.state(self.path).unlink(missing_ok=True)
 
     def done_record(self) -> dict[str, Any] | None:
         """done.json as stored (None while the level is unfinished)."""
-        p = self.path / integrity.DONE
+        p = paths.done(self.path)
         if not p.is_file():
             return None
         rec = _read_json(p)
@@ -150,7 +144,7 @@ class LevelDir:
 
     @property
     def done(self) -> bool:
-        return (self.path / "done.json").is_file()
+        return paths.done(self.path).is_file()
 
 
 REPAIR = "running the run again (`python -m engine run` or submit) retrains the level"
@@ -197,7 +191,7 @@ class Store:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.runs_dir = self.root / "runs"
+        self.runs_dir = paths.runs(self.root)
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(
                 f"store {self.root} is a file; name a folder (--store or IMP_LAB_STORE)"
@@ -211,7 +205,7 @@ class Store:
     @property
     def index(self) -> RunIndex:
         if self._index is None:
-            self._index = RunIndex(self.root / "index")
+            self._index = RunIndex(paths.index(self.root))
         return self._index
 
     def close(self) -> None:
@@ -221,15 +215,15 @@ class Store:
 
     # --- runs -----------------------------------------------------------------------------
     def run_path(self, run_id: str) -> Path:
-        return self.runs_dir / check_name(run_id)
+        return paths.run(self.root, check_name(run_id))
 
     def has_run(self, run_id: str) -> bool:
-        return (self.run_path(run_id) / "spec.json").is_file()
+        return paths.spec(self.run_path(run_id)).is_file()
 
     def create_run(self, spec: RunSpec) -> str:
         """Register a run (idempotent). A stored spec with the same id must be identical."""
         run_id = spec.run_id
-        path = self.run_path(run_id) / "spec.json"
+        path = paths.spec(self.run_path(run_id))
         if path.is_file():
             stored = self.load_spec(run_id)
             if stored.identity() != spec.identity():
@@ -240,7 +234,7 @@ class Store:
         return run_id
 
     def load_spec(self, run_id: str) -> RunSpec:
-        path = self.run_path(run_id) / "spec.json"
+        path = paths.spec(self.run_path(run_id))
         if not path.is_file():
             if self.run_path(run_id).is_dir():
                 raise StoreError(f"{self.run_path(run_id)} is not an IMP Lab run (no spec.json)")
@@ -257,21 +251,21 @@ class Store:
 
     def level(self, run_id: str, level: int, branch: str = "imp") -> LevelDir:
         check_name(branch, "branch")
-        return LevelDir(self.run_path(run_id) / branch / f"level_{level:02d}")
+        return LevelDir(paths.level(self.run_path(run_id), branch, level))
 
     def branches(self, run_id: str) -> list[str]:
         path = self.run_path(run_id)
-        skip = {"analyses", "logs"}
+        skip = paths.NOT_BRANCHES
         return sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in skip)
 
     def levels(self, run_id: str, branch: str = "imp") -> list[int]:
-        base = self.run_path(run_id) / branch
+        base = paths.branch(self.run_path(run_id), branch)
         if not base.is_dir():
             return []
-        return sorted(int(p.name[6:]) for p in base.glob("level_[0-9][0-9]"))
+        return sorted(paths.level_number(p) for p in base.glob(paths.LEVEL_GLOB))
 
     def rewind_path(self, run_id: str) -> Path:
-        return self.run_path(run_id) / "imp" / "rewind.pt"
+        return paths.rewind(self.run_path(run_id))
 
     def load_rewind(self, run_id: str) -> dict[str, torch.Tensor]:
         """Level 0's weights at the rewind point, checked against level 0's done.json."""
@@ -287,7 +281,7 @@ class Store:
     def analysis_path(self, run_id: str, kind: str, key: str) -> Path:
         check_name(kind, "analysis kind")
         check_name(key, "analysis key")
-        return self.run_path(run_id) / "analyses" / f"{kind}-{key}.json"
+        return paths.analysis(self.run_path(run_id), kind, key)
 
     def load_analysis(self, run_id: str, kind: str, key: str) -> Any | None:
         """The stored result, or None when absent or damaged (so it is computed again)."""

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine import atomic
+from engine import atomic, paths
 from engine.config import RunSpec, SpecError, content_hash, load_spec_file
 from engine.jobs.queue import JobQueue
 from engine.presets import PRESETS, preset
@@ -269,7 +269,7 @@ class Sweep:
 
 
 def sweep_path(store: Store, sweep_id: str) -> Path:
-    return store.root / "sweeps" / f"{check_name(sweep_id, 'sweep id')}.json"
+    return paths.sweep(store.root, check_name(sweep_id, "sweep id"))
 
 
 def submit_sweep(queue: JobQueue, grid: Grid, owner: str = "") -> Sweep:
@@ -309,7 +309,7 @@ def load_sweep(store: Store, sweep_id: str) -> Sweep:
 
 def list_sweeps(store: Store) -> tuple[list[Sweep], list[str]]:
     """Stored sweeps, newest first, and one-line problems for files that are not sweeps."""
-    folder = store.root / "sweeps"
+    folder = paths.sweeps(store.root)
     sweeps, problems = [], []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:

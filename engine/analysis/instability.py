@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import atomic
+from engine import atomic, paths
 from engine.analysis import geometry
 from engine.analysis.context import Context
 from engine.analysis.points import fingerprint
@@ -70,7 +70,7 @@ def train_copy(ctx: Context, unit: Any, seed: int) -> tuple[LevelDir, dict]:
     ident = [fingerprint(store, run_id, unit.points["start"]), atomic.digest(rewind)]
     ident += [seed, spec.train.to_dict()]
     name = f"level_{level:02d}-{content_hash(ident)[:16]}"
-    copy = LevelDir(store.run_path(run_id) / "analyses" / "copies" / name)
+    copy = LevelDir(paths.copy(store.run_path(run_id), name))
     if copy.done:
         return copy, copy.load_checkpoint("final")
     mask = lv.load_mask()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from engine import atomic
+from engine import atomic, paths
 from engine import masks as M
 from engine.store import LevelDir, Store, StoreError
 
@@ -104,7 +104,7 @@ def point_files(store: Store, run_id: str, point: Point) -> list[Path]:
         src, tag = prev, "final"
     else:
         src, tag = lv, {"solution": "final"}.get(point.which, point.which)
-    files = [src.ckpt_dir / f"{tag}.pt", lv.path / "mask.pt"]
+    files = [paths.checkpoint(src.path, tag), paths.mask(lv.path)]
     for f in files:
         if not f.is_file():
             raise StoreError(f"{point}: missing {f} (is the level still training?)")

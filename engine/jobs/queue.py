@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from engine import paths
 from engine.config import content_hash
 from engine.jobs.records import (
     ACTIVE,
@@ -75,7 +76,7 @@ class JobQueue:
         cfg = load_settings()
         self.limits = cfg.limits if limits is None else limits
         self.data_folder = Path(cfg.data) if cfg.hosted else None  # runs read data only there
-        self.table = JobTable(self.root / "jobs")
+        self.table = JobTable(paths.jobs(self.root))
         self.store = Store(self.root)
 
     def close(self) -> None:
@@ -109,9 +110,9 @@ class JobQueue:
         key = content_hash([kind, prepared.identity])
         job_id = f"{kind}-{key[:12]}"
         if prepared.run_id is None:
-            log_path = f"logs/{job_id}.log"
+            log_path = paths.job_log(Path(), job_id).as_posix()
         else:
-            log_path = f"runs/{check_name(prepared.run_id)}/logs/{job_id}.log"
+            log_path = paths.job_log(Path(), job_id, check_name(prepared.run_id)).as_posix()
         with self.table.transaction():
             old = self.table.load(job_id)
             if old is not None and (

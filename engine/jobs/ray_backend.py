@@ -36,6 +36,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
+from engine import paths
 from engine.cluster import shared_store_path
 from engine.config import SpecError
 from engine.jobs.queue import CLAIMED, KINDS, JobError, JobQueue, JobSettings, load_kind_modules
@@ -61,7 +62,7 @@ def run_job_on_node(store_root: str, job_id: str, token: str, device: str) -> di
     from the dead attempt, whose worker id starts with the same token.
     """
     root = Path(store_root)
-    if not (root / "jobs").is_dir():
+    if not paths.jobs(root).is_dir():
         raise StoreError(
             f"no job queue at {root} on node {socket.gethostname()}: the store must be a "
             "folder every node mounts at the same path"

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine import paths
 from engine.database import Database, record_ok, scalar
 from engine.jobs.records import ACTIVE, CLAIMED, STATUSES, Job
 from engine.legacy import RETIRED, has_legacy, legacy_jobs, retire
@@ -60,7 +61,7 @@ class JobTable:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.db = Database(folder / "queue.sqlite3", SCHEMA, "job queue", {"jobs": record_ok})
+        self.db = Database(paths.queue_db(folder), SCHEMA, "job queue", {"jobs": record_ok})
         with self.db.read():  # create or check the file now, not at the first submit
             pass
         if has_legacy(folder):

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import torch
 
-from engine import atomic, threads
+from engine import atomic, paths, threads
 from engine.config import SpecError
 from engine.data.errors import DataNotFoundError
 from engine.imp import resolve_device
@@ -369,7 +369,7 @@ def ensure_embedded_worker(store_root: str | Path, device: str = "auto") -> Embe
             return None
         host = socket.gethostname()
         worker_id = f"embedded-{host}-{os.getpid()}-{time.time_ns() % 10**6}"
-        log = root / "logs" / f"worker-{worker_id}.log"
+        log = paths.worker_log(root, worker_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         package_parent = str(Path(__file__).resolve().parent.parent)
         env = threads.worker_env(os.environ)  # OpenMP reads its wait policy at import

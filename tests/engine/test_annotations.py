@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine import annotations as A
+from engine import paths
 from engine.cli import main
 from engine.store import StoreError
 
@@ -15,7 +16,7 @@ from engine.store import StoreError
 def run(tiny_run):
     store, spec, _ = tiny_run
     yield store, spec.run_id
-    (store.run_path(spec.run_id) / A.FILE).unlink(missing_ok=True)
+    paths.annotations(store.run_path(spec.run_id)).unlink(missing_ok=True)
 
 
 def test_tags_add_and_remove_in_order_and_note_is_kept(run):
@@ -24,13 +25,13 @@ def test_tags_add_and_remove_in_order_and_note_is_kept(run):
     A.note(store, run_id, "  diverged at L3  ")
     after = A.tag(store, run_id, A.TagChange.parse(["-lr-high", "+keep"]))
     assert after == A.Annotations(("baseline", "keep"), "diverged at L3")
-    on_disk = json.loads((store.run_path(run_id) / A.FILE).read_text())
+    on_disk = json.loads(paths.annotations(store.run_path(run_id)).read_text())
     assert on_disk == {"tags": ["baseline", "keep"], "note": "diverged at L3"}
 
 
 def test_an_unreadable_file_reads_as_no_annotations(run):
     store, run_id = run
-    (store.run_path(run_id) / A.FILE).write_bytes(b"\x00not json")
+    paths.annotations(store.run_path(run_id)).write_bytes(b"\x00not json")
     assert A.read(store, run_id) == A.Annotations()
 
 
