@@ -37,15 +37,13 @@ def test_each_place_is_where_stores_have_it() -> None:
         paths.reports(ROOT): "s/reports",
         paths.analyse_after(ROOT): "s/app/analyse_after.json",
     }
-    assert {p.as_posix(): text for p, text in named.items()} == {t: t for t in named.values()}
-    assert (
-        paths.job_log(Path(), "j", "r").as_posix() == "runs/r/logs/j.log"
-    )  # as the queue stores it
+    assert [p.as_posix() for p in named] == list(named.values())
+    # a job's log as the queue stores it: relative to the store root
+    assert paths.job_log(Path(), "j", "r").as_posix() == "runs/r/logs/j.log"
     assert [paths.level_number(p) for p in (LEVEL, paths.level(RUN, "ft", 0))] == [3, 0]
     assert [paths.is_first_level(paths.level(RUN, "imp", n)) for n in (0, 1)] == [True, False]
-    assert LEVEL.match(f"*/{paths.LEVEL_GLOB}") and not paths.copy(RUN, "level_01-x").match(
-        f"*/{paths.LEVEL_GLOB}"
-    )
+    pattern = f"*/{paths.LEVEL_GLOB}"
+    assert LEVEL.match(pattern) and not paths.copy(RUN, "level_01-x").match(pattern)
 
 
 def test_a_run_writes_only_files_that_paths_names(tmp_path: Path) -> None:
