@@ -69,7 +69,7 @@ def train_copy(ctx: Context, unit: Any, seed: int) -> tuple[LevelDir, dict]:
     rewind = store.rewind_path(run_id)
     ident = [fingerprint(store, run_id, unit.points["start"]), atomic.digest(rewind)]
     ident += [seed, spec.train.to_dict()]
-    name = f"level_{level:02d}-{content_hash(ident)[:16]}"
+    name = f"{paths.LEVEL.format(level)}-{content_hash(ident)[:16]}"
     copy = LevelDir(paths.copy(store.run_path(run_id), name))
     if copy.done:
         return copy, copy.load_checkpoint("final")
