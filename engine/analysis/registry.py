@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.analysis.options import Option
+from engine.plugins import import_submodules
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +60,9 @@ class Analysis:
     - `options`: what a request may set (validated and defaulted by `normalize_request`).
     - `needs`: the points of a level it reads when it has no `points` option; a level
       lacking one is not selected. `default_points`: the `points` option's default.
+      `imp_only`: it reads IMP-WR's own levels (no `branches`); `level_problem`: why a
+      level cannot be used beyond that (or None); `select`: how a request picks what to
+      analyse, if not by branches and levels (`requests.select_levels`).
     - `plan`: the request's units (`engine.analysis.units` has the usual planners);
       `compute`: one unit's result (plain data), importing its numerics when called.
     - `tables`: the tidy tables of its stored results (none: one generic table named after
@@ -139,12 +143,12 @@ def unregister(name: str) -> None:
 
 
 def _discover() -> None:
+    """Import every module of `KINDS` on the first look-up (again after a failed import, so
+    a broken kind file is reported each time rather than leaving the registry short)."""
     global _found
     if not _found:
-        _found = True
-        from engine.plugins import import_submodules
-
         import_submodules(KINDS)
+        _found = True
 
 
 def all() -> list[Analysis]:
