@@ -23,7 +23,7 @@ COLUMNS = ["run_id", "branch", "level", "sparsity", "series", "value"]
 @dataclass(frozen=True)
 class Quantity:
     title: str
-    table: str  # the stored table it reads (`app.data.TABLES`)
+    table: str  # the stored table it reads (`engine.results` or an analysis's, by name)
     rows: Callable[[pd.DataFrame], pd.DataFrame]  # -> run_id, branch, level, series, value
     rate: bool = False  # shown as a percentage
 
