@@ -1,16 +1,15 @@
-"""Report: queue the paper's experiments for several seeds (Reproduce), then render every
-figure family and each claim with its numbers, criterion and verdict for the chosen runs."""
+"""Report: queue the paper's experiments for several seeds (Reproduce), then queue the report
+of the chosen runs (a "report" job renders every figure family and tests each claim in a
+worker) and show what it stored: the claims with their verdicts, the figures, the controls'
+tables and the files as one archive. Nothing is computed or rendered in this process."""
 
-import io
-import tempfile
-import zipfile
-from pathlib import Path
-
+import pandas as pd
 import streamlit as st
 
 from app import auth, data, ui
+from engine import report_store
 from engine.config import SpecError
-from engine.figures.report import build_report
+from engine.jobs.queue import ACTIVE, Job
 from engine.presets import REPRODUCE
 from engine.reproduce import HESSIAN_DEFAULTS, parse_seeds, run_ids
 from engine.store import StoreError
@@ -52,38 +51,68 @@ st.caption(
 )
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _build(root: str, version: int, run_ids: tuple[str, ...]):
-    """The report's claims, figures (title, PNG) and every file zipped, for this store state."""
-    with tempfile.TemporaryDirectory() as tmp:
-        rep = build_report(data.store(), list(run_ids), tmp)
-        figures = [(f.title, f.files["png"].read_bytes()) for f in rep.figures]
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-            for path in sorted(Path(tmp).rglob("*")):
-                if path.is_file():
-                    z.write(path, path.relative_to(tmp))
-        return rep.claims_frame(), figures, buffer.getvalue()
+def report_job(runs: list[str]) -> Job | None:
+    """The newest report job of exactly these runs (the queue lists newest first)."""
+    return next((j for j in data.jobs() if j.kind == "report" and j.payload["runs"] == runs), None)
 
 
-clicked = st.button("Build report", icon=":material/summarize:")
-# Seconds of server CPU per build: on a hosted server only a signed-in session may ask.
-if (clicked or st.session_state.get("rp_built")) and auth.require("build the report"):
-    st.session_state["rp_built"] = True
-    with st.spinner("Rendering figures and testing claims..."):
-        claims, figures, archive = _build(data.root(), data.version(), tuple(runs))
+@st.fragment(run_every=2.0)
+def wait_for(job_id: str) -> None:
+    """While the report job runs, say how far it is; once it ends, draw the page again."""
+    job = data.queue().get(job_id)
+    if job.status not in ACTIVE:
+        st.rerun()
+    st.info(f"Report job `{job.id}` is {job.status}; the report appears here when it is done.")
+
+
+def show(report: report_store.StoredReport, current: bool) -> None:
+    if not current:
+        st.warning(
+            "Results of these runs have changed since this report was built; build it again "
+            "to include them."
+        )
     st.download_button(
         "Download report (zip)",
-        archive,
+        report.path(report_store.ARCHIVE).read_bytes(),
         "imp-lab-report.zip",
         "application/zip",
         icon=":material/download:",
         on_click="ignore",
     )
     st.subheader("Claims")
-    st.dataframe(claims, hide_index=True, width="stretch")
+    st.dataframe(pd.read_csv(report.path(report_store.CLAIMS)), hide_index=True, width="stretch")
     st.subheader("Figures")
-    if not figures:
+    if not report.figures:
         st.info("Nothing stored for these runs yet; figures appear as results land.")
-    for title, png in figures:
-        st.image(png, caption=title)
+    for f in report.figures:
+        st.image(report.path(f.files["png"]).read_bytes(), caption=f.title)
+    if report.sections:
+        st.subheader("Tables")
+        st.markdown(report.sections)
+
+
+if not runs:
+    st.info("Choose runs in the sidebar to report on.")
+    st.stop()
+store = data.store()
+inputs = report_store.inputs(store, runs)
+stored = report_store.latest(store, runs)
+job = report_job(runs)
+# A worker spends seconds of CPU per report: on a hosted server only a signed-in session asks.
+if st.button("Build report", icon=":material/summarize:") and auth.require("build the report"):
+    try:
+        job = data.queue().submit("report", {"runs": runs}, owner=auth.owner())
+        st.toast(f"Queued the report (job {job.id})", icon=":material/schedule:")
+    except (SpecError, StoreError) as e:
+        st.error(f"Could not queue the report: {e}")
+if job is not None and job.status in ACTIVE:
+    wait_for(job.id)
+elif job is not None and job.status == "failed" and job.payload["inputs"] == inputs:
+    st.error(f"The report job `{job.id}` failed: {job.error}")
+if stored is None:
+    st.info("No report of these runs yet: **Build report** queues one.")
+else:
+    try:
+        show(stored, stored.inputs == inputs)
+    except FileNotFoundError:  # a newer report replaced it while this page read it
+        st.rerun()

@@ -13,7 +13,6 @@ import pandas as pd
 from engine.figures import palette
 from engine.figures.chartkit import legend, points_named, series_color, typed
 from engine.replicates import aggregate
-from engine.stats import interval
 
 INSTABILITY = "min_L ↔ copy B (instability)"
 _PATH = re.compile(r"^imp:(\d+):(solution|projected_prev)->imp:(\d+):solution$")
@@ -151,6 +150,10 @@ def _g(x: float) -> str:
 
 
 def _iv(values: pd.Series) -> str:
+    # Only the report's tables need statistics: the pages draw these charts without them, and
+    # scipy.stats would load scipy.sparse.linalg into the Streamlit process.
+    from engine.stats import interval
+
     iv = interval(values.to_numpy())
     if iv.n < 2:
         return f"{_g(iv.mean)} (1 seed)"

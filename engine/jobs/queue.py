@@ -331,4 +331,5 @@ class JobQueue:
 
 
 # Importing the built-in kinds registers them; they need `register_kind` (engine.jobs.records).
-import engine.jobs.kinds  # noqa: E402, F401
+import engine.jobs.kinds  # noqa: E402
+import engine.jobs.report  # noqa: E402, F401

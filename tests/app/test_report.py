@@ -16,6 +16,7 @@ from engine.figures import report as RP
 from engine.figures.claim_charts import effect_chart
 from engine.figures.export import spec_dict
 from engine.jobs.queue import JobQueue
+from engine.jobs.worker import run_worker
 from engine.presets import REPRODUCE
 from engine.results import metrics_table
 from engine.store import Store
@@ -144,16 +145,25 @@ def _open(store_root, monkeypatch, **query):
     return at
 
 
-def test_report_page_builds_the_report_of_the_chosen_runs(built, monkeypatch):
+def test_report_page_queues_the_report_job_and_shows_what_it_stored(built, monkeypatch):
     store, ids, _ = built
     at = _open(store.root, monkeypatch, runs=ids)
     assert at.multiselect(key="runs").value == ids
+    assert not at.get("image") and "No report of these runs yet" in at.info[0].value
     next(b for b in at.button if b.label == "Build report").click()
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    jobs = [j for j in JobQueue(store.root).list() if j.kind == "report"]
+    assert [j.payload["runs"] for j in jobs] == [ids] and jobs[0].status == "queued"
+    assert any("is queued" in i.value for i in at.info)
+    assert run_worker(store.root, "cpu", max_jobs=1, worker_id="w1") == 1  # the worker builds
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     claims = at.dataframe[0].value
     assert set(claims["verdict"]) <= VERDICTS and "C2" in set(claims["id"])
     assert len(at.get("image")) == len(FIGURES) + len(CLAIM_FIGURES)
+    assert not at.warning  # built from the results stored now
+    assert any("BatchNorm at the spectra" in m.value for m in at.markdown)  # controls
 
 
 def test_reproduce_button_queues_one_job_per_seed(tmp_path, monkeypatch):

@@ -1,0 +1,80 @@
+"""The "report" job: a worker builds the report of some runs into the store, whole; asking again
+for the same results returns that job, new results queue a rebuild that replaces the old
+report; bad requests name the field and write nothing."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from engine import paths, report_store
+from engine.config import SpecError
+from engine.figures.report import build_report
+from engine.jobs.queue import JobQueue
+from engine.jobs.worker import run_worker
+
+
+@pytest.fixture(scope="module")
+def reported(tiny_run, tmp_path_factory):
+    """The tiny run's report built by a worker through the queue, and one built directly."""
+    store, spec, _ = tiny_run
+    queue = JobQueue(store.root)
+    job = queue.submit("report", {"runs": [spec.run_id]})
+    assert run_worker(store.root, "cpu", max_jobs=1, worker_id="w1") == 1
+    direct = build_report(store, [spec.run_id], tmp_path_factory.mktemp("direct"))
+    return store, spec, queue.get(job.id), direct
+
+
+def test_the_worker_publishes_the_report_the_figures_module_builds(reported):
+    store, spec, job, direct = reported
+    assert job.status == "done", job.error
+    shown = report_store.latest(store, [spec.run_id])
+    assert shown is not None and shown.runs == [spec.run_id]
+    assert shown.inputs == report_store.inputs(store, [spec.run_id])  # current
+    assert [f.name for f in shown.figures] == [f.name for f in direct.figures]
+    for f in shown.figures:
+        assert shown.path(f.files["png"]).read_bytes()[:4] == b"\x89PNG"
+        assert shown.path(f.files["svg"]).read_text().lstrip().startswith("<svg")
+    claims = pd.read_csv(shown.path(report_store.CLAIMS))
+    expected = direct.claims_frame()
+    assert list(claims["id"]) == list(expected["id"])
+    assert list(claims["verdict"]) == list(expected["verdict"])
+    assert shown.path(report_store.ARCHIVE).stat().st_size > 0
+    assert job.result["folder"] == str(shown.folder.relative_to(store.root))
+
+
+def test_the_same_results_return_the_done_job_new_ones_rebuild(reported):
+    store, spec, job, _ = reported
+    queue = JobQueue(store.root)
+    assert queue.submit("report", {"runs": [spec.run_id]}).id == job.id  # nothing new
+    first = report_store.latest(store, [spec.run_id])
+    metrics = next(store.run_path(spec.run_id).rglob("metrics*"))
+    os.utime(metrics, ns=(metrics.stat().st_atime_ns, metrics.stat().st_mtime_ns + 10**9))
+    assert first.inputs != report_store.inputs(store, [spec.run_id])  # stale now
+    again = queue.submit("report", {"runs": [spec.run_id]})
+    assert again.id != job.id and again.status == "queued"
+    assert run_worker(store.root, "cpu", max_jobs=1, worker_id="w1") == 1
+    now = report_store.latest(store, [spec.run_id])
+    assert now.inputs == report_store.inputs(store, [spec.run_id])
+    assert now.folder != first.folder and not first.folder.exists()  # replaced, not kept
+    assert [p.name for p in now.folder.parent.iterdir()] == [now.folder.name]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"runs": []}, "runs"),
+        ({"runs": "abc"}, "runs"),
+        ({"runs": ["no-such-run"]}, "runs"),
+        ({"runs": ["x"], "format": "pdf"}, "format"),
+    ],
+)
+def test_a_bad_request_names_its_field_and_queues_nothing(tmp_path, payload, field):
+    queue = JobQueue(tmp_path / "store")
+    with pytest.raises(SpecError) as e:
+        queue.submit("report", payload)
+    assert e.value.field_path == field
+    assert queue.list() == []
+    assert not paths.reports(tmp_path / "store").exists()
