@@ -59,6 +59,13 @@ def config_path() -> Path | None:
     return Path(CONFIG_DEFAULT) if Path(CONFIG_DEFAULT).is_file() else None
 
 
+def config_env() -> dict[str, str]:
+    """$IMP_LAB_CONFIG naming the config file in use by its absolute path, for a process that
+    starts in another folder (a Ray task, on a node that mounts the file at the same path)."""
+    path = config_path()
+    return {} if path is None else {CONFIG_ENV: str(path.resolve())}
+
+
 def read_toml(path: Path, field: str) -> dict[str, Any]:
     """A TOML file's content; anything unreadable is one SpecError naming `field`."""
     try:

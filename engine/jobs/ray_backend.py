@@ -41,6 +41,7 @@ from engine.cluster import shared_store_path
 from engine.config import SpecError
 from engine.jobs.queue import CLAIMED, KINDS, JobError, JobQueue, JobSettings, load_kind_modules
 from engine.jobs.worker import NOT_RETRIED, beating, execute_job, worker_device
+from engine.settings_loader import config_env
 from engine.store import StoreError
 
 NAMESPACE = "imp-lab"
@@ -127,7 +128,7 @@ def task_env() -> dict[str, str]:
     package_parent = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
     env = {k: v for k, v in os.environ.items() if k.startswith("IMP_LAB_")}
-    return env | {"PYTHONPATH": path}
+    return env | config_env() | {"PYTHONPATH": path}
 
 
 def _error_text(e: BaseException) -> tuple[str, str, bool]:

@@ -13,6 +13,7 @@ from engine.cluster import ClusterConfig, load_cluster_config
 from engine.config import SpecError
 from engine.jobs.records import JobSettings
 from engine.settings import Settings, load_settings
+from engine.settings_loader import config_env
 
 VARS = (
     "IMP_LAB_CONFIG",
@@ -77,6 +78,17 @@ def test_config_file_is_found_through_imp_lab_config(tmp_path, monkeypatch):
     monkeypatch.setenv("IMP_LAB_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(SpecError, match=r"^IMP_LAB_CONFIG: no config file at .*; fix the path"):
         JobSettings.from_env()
+
+
+def test_a_process_started_elsewhere_is_pointed_at_the_same_file(tmp_path, monkeypatch):
+    assert config_env() == {}
+    write_config(tmp_path, "[jobs]\nmax_attempts = 4\n")
+    env = config_env()
+    assert env == {"IMP_LAB_CONFIG": str((tmp_path / "imp-lab.toml").resolve())}
+    monkeypatch.chdir(tmp_path.parent)  # a Ray task's working directory is not ours
+    assert JobSettings.from_env().max_attempts == 3
+    monkeypatch.setenv("IMP_LAB_CONFIG", env["IMP_LAB_CONFIG"])
+    assert JobSettings.from_env().max_attempts == 4
 
 
 @pytest.mark.parametrize(
