@@ -157,10 +157,11 @@ def test_building_the_report_needs_a_sign_in(hosted):
     Store(hosted).create_run(tiny_spec())  # a run to report on (nothing trained yet)
     at = click(open_page("report"), "Build report")
     assert "Sign in to build the report" in errors(at)
-    assert not at.get("download_button")
+    assert not JobQueue(hosted).list()
     at = click(sign_in(at, TOKEN), "Build report")
     assert "Sign in" not in errors(at)
-    assert at.get("download_button")  # built (an empty report: nothing trained yet)
+    jobs = JobQueue(hosted).list()  # queued for a worker, in the signed-in user's name
+    assert [(j.kind, j.status) for j in jobs] == [("report", "queued")] and jobs[0].owner
 
 
 def test_launch_over_the_epoch_limit_names_it(hosted, monkeypatch):
