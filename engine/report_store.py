@@ -14,6 +14,7 @@ into it).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ from engine.store import Store
 MANIFEST = "report.json"
 ARCHIVE = "report.zip"
 CLAIMS = "claims.csv"
-SKIPPED = (".pt", ".tmp", ".log")  # checkpoints, half-written files, logs: not report inputs
+SKIPPED = (".pt", ".tmp", ".log")  # weights, half-written files, logs: not report inputs
+UNREAD = ("checkpoints", paths.LOGS)  # folders of a run that no report reads
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,18 @@ class StoredReport:
 
 def inputs(store: Store, runs: Sequence[str]) -> str:
     """A fingerprint of everything a report of `runs` reads: each run's stored files (spec,
-    metrics, level records, analyses) by name, size and modification time."""
+    metrics, level records, analyses) by name, size and modification time. Checkpoints and
+    logs are not read by a report, and their folders are not even listed (thousands of files
+    in a long run)."""
     seen = []
     for run_id in runs:
         base = store.run_path(run_id)
-        files = (p for p in base.rglob("*") if p.is_file() and p.suffix not in SKIPPED)
-        for p in sorted(files):
-            st = p.stat()
-            seen.append((run_id, str(p.relative_to(base)), st.st_size, st.st_mtime_ns))
+        for folder, subfolders, names in os.walk(base):
+            subfolders[:] = sorted(d for d in subfolders if d not in UNREAD)
+            for name in sorted(n for n in names if not n.endswith(SKIPPED)):
+                st = os.stat(os.path.join(folder, name))
+                rel = os.path.relpath(os.path.join(folder, name), base)
+                seen.append((run_id, rel, st.st_size, st.st_mtime_ns))
     return content_hash(seen)
 
 

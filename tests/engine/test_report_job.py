@@ -50,6 +50,9 @@ def test_the_same_results_return_the_done_job_new_ones_rebuild(reported):
     queue = JobQueue(store.root)
     assert queue.submit("report", {"runs": [spec.run_id]}).id == job.id  # nothing new
     first = report_store.latest(store, [spec.run_id])
+    checkpoint = next(store.run_path(spec.run_id).rglob("checkpoints/*.pt"))
+    os.utime(checkpoint, ns=(checkpoint.stat().st_atime_ns, checkpoint.stat().st_mtime_ns + 1))
+    assert first.inputs == report_store.inputs(store, [spec.run_id])  # no report reads it
     metrics = next(store.run_path(spec.run_id).rglob("metrics*"))
     os.utime(metrics, ns=(metrics.stat().st_atime_ns, metrics.stat().st_mtime_ns + 10**9))
     assert first.inputs != report_store.inputs(store, [spec.run_id])  # stale now
