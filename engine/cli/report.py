@@ -1,6 +1,8 @@
 """`python -m engine report RUN [RUN ...] --out DIR`: the reproduction report (figures as PNG,
 SVG and CSV; each claim of the paper with its numbers, criterion and verdict) from stored
-results. Runs differing only in seed are aggregated as replicates."""
+results. Runs differing only in seed are aggregated as replicates. With --submit, a "report"
+job builds the same report in a worker and publishes it in the store, as the Report page's
+button does (`engine.jobs.report`)."""
 
 from __future__ import annotations
 
@@ -27,15 +29,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--seeds", default=None, help="Seeds of --experiment (default: those `reproduce` uses)."
     )
     p.add_argument("--smoke", action="store_true", help="The --experiment's smoke runs.")
-    p.add_argument("--out", required=True, help="Folder to write the report into.")
+    p.add_argument("--out", help="Folder to write the report into.")
+    p.add_argument(
+        "--submit",
+        action="store_true",
+        help="Queue a report job instead: a worker publishes it in the store (the Report page "
+        "shows it).",
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from engine.figures.report import (
-        build_report,
-    )  # no Streamlit in it; imported only when reporting
-
     store = Store(args.store or store_root())
     ids = list(args.runs)
     if args.experiment:
@@ -46,6 +50,18 @@ def main(args: argparse.Namespace) -> int:
     missing = [r for r in ids if not store.has_run(r)]
     if missing:
         raise SpecError("runs", f"not in {store.root}: {', '.join(missing)} (see `ls`)")
+    if args.submit:
+        from engine.jobs.queue import JobQueue
+
+        job = JobQueue(store.root).submit("report", {"runs": ids}, owner="cli")
+        console.print(f"job [bold]{job.id}[/bold] (report of {len(ids)} run(s)): {job.status}")
+        return 0
+    if not args.out:
+        raise SpecError(
+            "--out", "name the folder to write the report into, or queue it with --submit"
+        )
+    from engine.figures.report import build_report  # Altair and vl-convert: only when reporting
+
     report = build_report(store, ids, args.out)
     for c in report.claims:
         console.print(f"{c.id:>16}  [bold]{c.verdict}[/bold]  {c.group}  {c.numbers}")

@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 
 from engine import paths, report_store
+from engine.cli import main
 from engine.config import SpecError
 from engine.figures.report import build_report
 from engine.jobs.queue import JobQueue
 from engine.jobs.worker import run_worker
+from engine.store import Store
+from tests.engine.conftest import tiny_spec
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,22 @@ def test_a_bad_request_names_its_field_and_queues_nothing(tmp_path, payload, fie
     assert e.value.field_path == field
     assert queue.list() == []
     assert not paths.reports(tmp_path / "store").exists()
+
+
+def test_the_report_command_queues_the_job_with_submit_and_needs_out_without(tmp_path, capsys):
+    store = Store(tmp_path / "store")
+    run_id = store.create_run(tiny_spec())  # a run to report on (nothing trained yet)
+    root = str(store.root)
+    assert main(["report", "no-such-run", "--store", root]) == 2
+    assert main(["report", run_id, "--store", root]) == 2
+    assert "--out: name the folder" in capsys.readouterr().err
+    assert JobQueue(root).list() == [] and not paths.reports(store.root).exists()
+    assert main(["report", run_id, "--store", root, "--submit"]) == 0
+    [job] = JobQueue(root).list()
+    assert (job.kind, job.status, job.owner, job.payload["runs"]) == (
+        "report",
+        "queued",
+        "cli",
+        [run_id],
+    )
+    assert job.id in capsys.readouterr().out
