@@ -37,9 +37,9 @@ from engine.jobs.queue import JobQueue
 from engine.presets import PRESETS, preset
 from engine.results import metrics_table, summary_table
 from engine.settings import data_root
+from engine.spec_text import SECTIONS
 from engine.store import Store, StoreError, check_name
 
-SECTIONS = ("data", "model", "train", "prune", "baselines")
 _FIELD = re.compile(rf"^({'|'.join(SECTIONS)})\.[A-Za-z_]\w*$")
 _TOP = ("name", "base", "seeds", "set", "grid")
 
