@@ -9,7 +9,7 @@ import streamlit as st
 from app import auth, data, ui
 from engine import report_store
 from engine.config import SpecError
-from engine.jobs.queue import ACTIVE, Job
+from engine.jobs.queue import ACTIVE, Job, JobError
 from engine.presets import REPRODUCE
 from engine.reproduce import HESSIAN_DEFAULTS, parse_seeds, run_ids
 from engine.store import StoreError
@@ -58,8 +58,12 @@ def report_job(runs: list[str]) -> Job | None:
 
 @st.fragment(run_every=2.0)
 def wait_for(job_id: str) -> None:
-    """While the report job runs, say how far it is; once it ends, draw the page again."""
-    job = data.queue().get(job_id)
+    """While the report job is queued or running, say so; once it ends (or is deleted), draw
+    the page again."""
+    try:
+        job = data.queue().get(job_id)
+    except JobError:
+        st.rerun()
     if job.status not in ACTIVE:
         st.rerun()
     st.info(f"Report job `{job.id}` is {job.status}; the report appears here when it is done.")
@@ -102,7 +106,10 @@ job = report_job(runs)
 if st.button("Build report", icon=":material/summarize:") and auth.require("build the report"):
     try:
         job = data.queue().submit("report", {"runs": runs}, owner=auth.owner())
-        st.toast(f"Queued the report (job {job.id})", icon=":material/schedule:")
+        if job.status in ACTIVE:
+            st.toast(f"Queued the report (job {job.id})", icon=":material/schedule:")
+        else:  # the same results were reported already: that report is shown
+            st.toast("The report of these results is already built", icon=":material/check:")
     except (SpecError, StoreError) as e:
         st.error(f"Could not queue the report: {e}")
 if job is not None and job.status in ACTIVE:

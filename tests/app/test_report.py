@@ -164,6 +164,10 @@ def test_report_page_queues_the_report_job_and_shows_what_it_stored(built, monke
     assert len(at.get("image")) == len(FIGURES) + len(CLAIM_FIGURES)
     assert not at.warning  # built from the results stored now
     assert any("BatchNorm at the spectra" in m.value for m in at.markdown)  # controls
+    next(b for b in at.button if b.label == "Build report").click()
+    at.run()  # the same results: the done job, nothing queued again
+    assert "already built" in at.toast[0].value
+    assert [j.status for j in JobQueue(store.root).list() if j.kind == "report"] == ["done"]
 
 
 def test_reproduce_button_queues_one_job_per_seed(tmp_path, monkeypatch):
