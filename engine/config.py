@@ -187,6 +187,10 @@ class ModelSpec(SpecBase):
         return value
 
 
+COMPILE_MODES = ("off", "auto", "on")  # train.compile (engine.compiled)
+PRECISIONS = ("fp32", "bf16")  # train.precision
+
+
 @dataclass(frozen=True)
 class TrainSpec(SpecBase):
     section: ClassVar[str] = "train"
@@ -213,6 +217,19 @@ class TrainSpec(SpecBase):
         None,
         "Seed of data order and augmentation (None: the run's seed).",
         range=(0, 2**31 - 1, "[]"),
+    )
+    compile: str = opt(
+        "off",
+        "Compile the training step with torch.compile (engine.compiled): off, on, or auto "
+        "(where it repays its compile time: CUDA, not a CPU run of this tool's lengths). "
+        "Falls back to eager if compiling fails. Not part of the run id.",
+        COMPILE_MODES,
+    )
+    precision: str = opt(
+        "fp32",
+        "Training arithmetic: fp32, or bf16 autocast of forward and loss (meant for CUDA; "
+        "Hessians and evaluation stay fp32). Part of the run id when bf16.",
+        PRECISIONS,
     )
 
     @classmethod

@@ -35,7 +35,11 @@ HASHED_SINCE_V1: dict[str, tuple[str, ...]] = {
     "prune": ("levels", "rate", "output_rate", "scope", "criterion", "rewind"),
 }
 # Where data lives and whether to fetch it change no result; baselines are branches of a run.
-NOT_HASHED = frozenset({"baselines", "data.root", "data.download"})
+# Whether the step is compiled (train.compile) changes results only in float rounding, as the
+# device and thread count do, which no id holds either; `auto` picks by machine, and a run
+# trained compiled is the same experiment as one trained eagerly. (train.precision=bf16
+# changes results beyond rounding: it counts, as any later field does, when not the default.)
+NOT_HASHED = frozenset({"baselines", "data.root", "data.download", "train.compile"})
 
 
 def content_hash(obj: Any) -> str:

@@ -25,12 +25,14 @@ _COLUMNS = (
 )
 
 
-def format_epoch(label: str, row: dict[str, float]) -> str:
-    return (
+def format_epoch(label: str, row: dict[str, Any]) -> str:
+    """The epoch's metrics, and which step trained it (`row["step"]`, `engine.compiled`)."""
+    line = (
         f"{label} epoch {int(row['epoch'])}: train loss {row['train_loss']:.4f}, "
         f"train acc {row['train_acc']:.4f}, test loss {row['test_loss']:.4f}, "
         f"test acc {row['test_acc']:.4f}, lr {row['lr']:.3g}"
     )
+    return f"{line}; step {row['step']}" if row.get("step") else line
 
 
 def summary_table(summaries: list[dict[str, Any]], title: str = "") -> Table:

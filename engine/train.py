@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.compiled import StepPath, make_stepper
 from engine.config import TrainSpec
 from engine.data.batches import batches, num_batches
 from engine.data.bundle import DataBundle
@@ -116,6 +117,7 @@ class LevelResult:
     metrics: list[dict[str, float]]
     state: dict[str, Tensor]
     seconds: float
+    step: StepPath  # which step ran (eager or compiled) and why
 
 
 def train_level(
@@ -136,7 +138,9 @@ def train_level(
 
     Resumes from `out`'s state if present. Saves checkpoints ``ep<NNN>`` at the configured
     cadence and ``final`` at the end, one metrics row per epoch. `on_iteration(it, model)` is
-    called before each step (level 0 uses it to save the rewind point).
+    called before each step (level 0 uses it to save the rewind point). The step is eager or
+    compiled as `spec.compile` and `engine.compiled.choose` say; which one ran is in the
+    progress (`step_path`), each epoch line and the final checkpoint's `step`.
     """
     reporter = reporter or NullReporter()
     ipe = num_batches(len(data.train_x), spec.batch_size, drop_last=False)
@@ -151,6 +155,15 @@ def train_level(
         optimizer.load_state_dict(state["optimizer"])
         iteration, metrics, elapsed = state["iteration"], state["metrics"], state["seconds"]
     masked.apply_to_weights()
+    stepper = make_stepper(
+        model,
+        masked,
+        optimizer,
+        setting=spec.compile,
+        precision=spec.precision,
+        total_steps=total,
+        batch_size=spec.batch_size,
+    )
 
     model.train()
     t0 = time.perf_counter() - elapsed
@@ -176,15 +189,8 @@ def train_level(
                 break
             if on_iteration is not None:
                 on_iteration(iteration, model)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(iteration, spec, ipe)
-            out_b = model(xb)
-            loss = F.cross_entropy(out_b, yb)
-            optimizer.zero_grad(set_to_none=False)
-            loss.backward()
-            masked.apply_to_grads()
-            optimizer.step()
-            masked.apply_to_weights()
+            stepper.set_lr(lr_at(iteration, spec, ipe))
+            out_b, loss = stepper.step(xb, yb)
             loss_sum += loss.detach() * len(yb)
             correct += (out_b.argmax(1) == yb).sum()
             seen += len(yb)
@@ -200,6 +206,7 @@ def train_level(
                     iters_per_epoch=ipe,
                     loss=loss.item(),
                     seconds=now - t0,
+                    step_path=stepper.path.describe(),
                 )
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
         row = {
@@ -217,7 +224,7 @@ def train_level(
         ep = epoch + 1
         if spec.checkpoint_every and ep % spec.checkpoint_every == 0 and iteration < total:
             out.save_checkpoint(f"ep{ep:03d}", model.state_dict(), iteration=iteration, epoch=ep)
-        reporter.epoch_done(row)
+        reporter.epoch_done(row | {"step": stepper.path.describe()})
         out.save_state(
             {
                 "model": model.state_dict(),
@@ -230,5 +237,9 @@ def train_level(
         if reporter.cancelled():
             raise Cancelled(f"cancelled at epoch {ep}")
     final = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    out.save_checkpoint("final", final, iteration=iteration, epoch=math.ceil(iteration / ipe))
-    return LevelResult(metrics=metrics, state=final, seconds=time.perf_counter() - t0)
+    epochs = math.ceil(iteration / ipe)
+    out.save_checkpoint(
+        "final", final, iteration=iteration, epoch=epochs, step=stepper.path.record()
+    )
+    seconds = time.perf_counter() - t0
+    return LevelResult(metrics=metrics, state=final, seconds=seconds, step=stepper.path)

@@ -122,6 +122,7 @@ def _show_job(queue: JobQueue, job: Job, as_json: bool) -> int:
         ("status", job.status),
         ("run", job.run_id or ""),
         ("progress", progress_text(job)),
+        ("step", (job.progress or {}).get("step_path", "")),  # eager or compiled: engine.compiled
         ("attempts", job.attempts),
         ("worker", job.worker or ""),
         ("created", stamp(job.created)),

@@ -1,0 +1,167 @@
+"""Compiled training steps (engine.compiled): the same training as eager within float
+tolerance, pruned weights exactly zero, a failed compile falling back to eager and saying
+why, `auto` staying eager where compiling cannot pay, bf16 autocast only where asked."""
+
+import pytest
+import torch
+
+from engine import compiled as C
+from engine import masks as M
+from engine.config import TrainSpec
+from engine.data import load_dataset
+from engine.models import build_model, prunable_names
+from engine.store import LevelDir
+from engine.train import MaskedParams, make_optimizer, train_level
+
+CPU = torch.device("cpu")
+# batch 24 leaves a last batch of 8 of synthetic_tiny's 512: the eager-forward tail path runs
+SPEC = TrainSpec(
+    optimizer="adam", lr=1e-2, weight_decay=0.0, batch_size=24, length="1ep", milestones=()
+)
+
+
+def _setup(seed=0):
+    data = load_dataset("synthetic_tiny", "unused")
+    torch.manual_seed(seed)
+    model = build_model("lenet_300_100", data.in_shape, data.num_classes)
+    names = set(prunable_names(model))
+    weights = {k: v for k, v in model.state_dict().items() if k in names}
+    mask = M.prune(weights, M.ones_mask(weights), 0.6, "global")
+    model.load_state_dict(M.project(model.state_dict(), mask))
+    return data, model, mask
+
+
+def _train(tmp_path, name, spec, seed=0):
+    data, model, mask = _setup(seed)
+    lv = LevelDir(tmp_path / name)
+    return train_level(model, mask, data, spec, lv, data_seed=0), lv, mask
+
+
+def test_choose_follows_the_setting_the_device_and_the_length(monkeypatch):
+    assert C.choose("off", CPU, 10**9, "fp32").kind == "eager"
+    tiny = C.choose("auto", CPU, 22, "fp32")
+    assert tiny.kind == "eager" and "22 steps" in tiny.reason
+    long = C.choose("auto", CPU, C.CPU_AUTO_MIN_STEPS, "fp32")
+    assert long.kind == "compiled" and long.backend == "inductor"
+    on = C.choose("on", CPU, 22, "bf16")
+    assert (on.kind, on.precision) == ("compiled", "bf16")
+    cuda = C.choose("auto", torch.device("cuda"), 22, "fp32")
+    assert cuda.kind == "compiled" and "CUDA graphs" in cuda.backend
+    monkeypatch.setattr(C, "cpp_compiler", lambda: None)
+    none = C.choose("on", CPU, 22, "fp32")
+    assert none.kind == "eager" and "no C++ compiler" in none.reason
+    with pytest.raises(ValueError, match=r"train\.compile"):
+        C.choose("always", CPU, 22, "fp32")
+
+
+def test_auto_trains_a_tiny_cpu_run_eagerly_and_records_it(tmp_path):
+    """`auto` on 22 CPU steps: eager, bit for bit what `off` trains, and the record says so."""
+    auto, lv, _ = _train(tmp_path, "auto", SPEC.replace(compile="auto"))
+    off, _, _ = _train(tmp_path, "off", SPEC)
+    assert auto.step.kind == "eager" and "auto: 22 steps" in auto.step.reason
+    assert all(torch.equal(auto.state[k], off.state[k]) for k in off.state)
+    assert lv.checkpoint_meta("final")["step"]["text"] == auto.step.describe()
+
+
+def _failing_backend(gm, example_inputs):
+    raise RuntimeError("no backend today")
+
+
+def test_a_failed_compile_falls_back_to_eager_and_says_why(tmp_path, monkeypatch):
+    """The compile fails at the first step (no compiling here: the backend raises); the
+    step restores its snapshot, so training continues eagerly to the same bits as `off`."""
+    monkeypatch.setattr(C, "BACKEND", _failing_backend)
+    events = []
+
+    class Log:
+        def progress(self, **fields):
+            events.append(fields.get("step_path"))
+
+        def epoch_done(self, row):
+            events.append(row["step"])
+
+        def cancelled(self):
+            return False
+
+    data, model, mask = _setup()
+    failed = train_level(
+        model,
+        mask,
+        data,
+        SPEC.replace(compile="on"),
+        LevelDir(tmp_path / "on"),
+        data_seed=0,
+        reporter=Log(),
+    )
+    off, _, _ = _train(tmp_path, "off", SPEC)
+    assert failed.step.kind == "eager"
+    assert "compile failed" in failed.step.reason and "no backend today" in failed.step.reason
+    assert all(torch.equal(failed.state[k], off.state[k]) for k in off.state)
+    assert events[-1] == failed.step.describe()  # the epoch line says which step ran
+
+
+def test_bf16_autocasts_the_forward_and_keeps_fp32_weights():
+    """On a CPU too (torch's CPU autocast), so the option is testable here; the logits are
+    bf16, the weights and Adam's moments fp32, pruned weights zero, the loss near fp32's."""
+    data, model, mask = _setup()
+    xb, yb = data.train_x[:64], data.train_y[:64]
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        net = build_model("lenet_300_100", data.in_shape, data.num_classes)
+        net.load_state_dict(model.state_dict())
+        opt = make_optimizer(list(net.parameters()), SPEC)
+        path = C.choose("off", CPU, 1, precision)
+        stepper = C.Stepper(net, MaskedParams(net, mask), opt, path)
+        out, loss = stepper.step(xb, yb)
+        assert out.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+        assert all(p.dtype == torch.float32 for p in net.parameters())
+        assert all(s["exp_avg"].dtype == torch.float32 for s in opt.state.values())
+        for k, m in mask.items():
+            assert torch.all(net.state_dict()[k][m == 0] == 0), k
+        losses[precision] = loss.item()
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-2)  # bf16: 8 bits of mantissa
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_and_keeps_pruned_weights_zero(tmp_path):
+    """Inductor on a CPU (tens of seconds to compile on 2 cores). 22 Adam steps, the last on
+    a smaller batch: weights within 2e-5 of eager's (float rounding, grown by Adam's
+    normalisation), pruned weights and their Adam moments exactly zero, the path recorded."""
+    on, lv, mask = _train(tmp_path, "on", SPEC.replace(compile="on"))
+    off, _, _ = _train(tmp_path, "off", SPEC)
+    assert on.step.kind == "compiled" and on.step.compile_s > 0, on.step.describe()
+    gap = max((on.state[k] - off.state[k]).abs().max().item() for k in off.state)
+    assert gap < 2e-5  # measured 1.6e-6
+    moved = max((off.state[k] - _setup()[1].state_dict()[k]).abs().max().item() for k in mask)
+    assert moved > 100 * gap  # the training moved the weights far more than the two differ
+    for k, m in mask.items():
+        assert torch.all(on.state[k][m == 0] == 0), k
+    assert lv.checkpoint_meta("final")["step"]["kind"] == "compiled"
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_graph_step_matches_eager_and_bf16_trains(tmp_path):
+    """Never run in this repository yet (no GPU lent): reduce-overhead (CUDA graphs) against
+    eager on CUDA, TF32 off so both are fp32, and bf16 close to fp32 in its final loss."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    _, _, mask = _setup()
+    cuda_data = load_dataset("synthetic_tiny", "unused", device="cuda")
+    results = {}
+    for name, spec in {
+        "off": SPEC,
+        "on": SPEC.replace(compile="on"),
+        "bf16": SPEC.replace(compile="on", precision="bf16"),
+    }.items():
+        model = _setup()[1].cuda()
+        lv = LevelDir(tmp_path / name)
+        results[name] = train_level(model, mask, cuda_data, spec, lv, data_seed=0)
+    on, off, bf16 = results["on"], results["off"], results["bf16"]
+    assert on.step.kind == "compiled" and "CUDA graphs" in on.step.backend
+    assert max((on.state[k] - off.state[k]).abs().max().item() for k in off.state) < 1e-3
+    for k, m in mask.items():
+        assert torch.all(on.state[k].cpu()[m == 0] == 0), k
+        assert torch.all(bf16.state[k].cpu()[m == 0] == 0), k
+    loss = lambda r: r.metrics[-1]["train_loss"]  # noqa: E731
+    assert loss(bf16) == pytest.approx(loss(off), rel=0.1)
