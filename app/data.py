@@ -11,8 +11,7 @@ live). The app only reads here and submits jobs; it never trains or computes.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from app import auth
-from engine import atomic, paths
+from engine import paths
 from engine.analysis import registry
 from engine.analysis import tables as analysis_tables
 from engine.config import RunSpec
@@ -236,29 +235,19 @@ def preset_spec(name: str) -> RunSpec:
     return spec.replace(data=spec.data.replace(root=data_root()))
 
 
-def submit_run(spec: RunSpec) -> Job:
-    return queue().submit("run", spec.to_dict(), owner=auth.owner())
+def submit_run(spec: RunSpec, then: Sequence[dict] = ()) -> Job:
+    """Queue a run; `then` are follow-ups its worker queues once it is trained."""
+    return queue().submit("run", spec.to_dict(), owner=auth.owner(), then=then)
 
 
-def _follow_up_file() -> Path:
-    return paths.analyse_after(Path(root()))
-
-
-def follow_ups() -> list[str]:
-    """Runs whose analyses are to be queued once their training job is done.
-
-    Kept in the store (not in a browser session), so closing the tab loses nothing and
-    whichever session looks next queues them.
-    """
-    path = _follow_up_file()
-    try:
-        return list(json.loads(path.read_text())) if path.is_file() else []
-    except (OSError, ValueError):
-        return []
-
-
-def set_follow_ups(run_ids: list[str]) -> None:
-    atomic.write_json(_follow_up_file(), sorted(set(run_ids)))
+def follow_ups(all_jobs: list[Job], what: str) -> set[str]:
+    """Runs whose active training job will queue analysis `what` when it is done."""
+    return {
+        run_id
+        for run_id, job in run_jobs(all_jobs).items()
+        if job.status in ACTIVE
+        and any(t["kind"] == "analysis" and t["payload"].get("what") == what for t in job.then)
+    }
 
 
 def submit_analysis(run_id: str, what: str, **options: Any) -> Job:

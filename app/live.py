@@ -25,10 +25,8 @@ from collections.abc import Iterator, Sequence
 
 import streamlit as st
 
-from app import auth, data, ui
-from engine.config import SpecError
+from app import data
 from engine.jobs.queue import ACTIVE, Job
-from engine.store import StoreError
 
 WATCH_S = 3.0
 _PAGE = "_live_page"  # (redraw as results land?, runs the page shows or None for all)
@@ -91,27 +89,6 @@ def full_run(live: bool, runs: Sequence[str] | None) -> Iterator[None]:
         st.session_state[_DRAWN] = (start, time.monotonic())
 
 
-def follow_up(all_jobs: list[Job]) -> None:
-    """Queue the first look at every run in the follow-up list whose training job is done;
-    drop the runs whose job failed or was cancelled."""
-    pending = data.follow_ups()
-    if not pending or not auth.signed_in():  # queued as the launching user, by a session of theirs
-        return
-    newest = data.run_jobs(all_jobs)
-    settled = [r for r in pending if r in newest and newest[r].status not in ACTIVE]
-    if not settled:
-        return
-    data.set_follow_ups([r for r in pending if r not in settled])
-    for run_id in settled:
-        if newest[run_id].status != "done" or not data.store().has_run(run_id):
-            continue  # failed, cancelled, or deleted since: nothing to analyse
-        for what, options in ui.first_look(data.store().load_spec(run_id)):
-            try:
-                data.submit_analysis(run_id, what, **options)
-            except (SpecError, StoreError) as e:  # e.g. no level suits it: nothing to queue
-                st.toast(f"`{what}` not queued for {run_id}: {e}", icon=":material/info:")
-
-
 def _status(active: list[Job]) -> None:
     """The three most relevant active jobs as progress bars: running first, then newest."""
     active = sorted(active, key=lambda j: j.status == "queued")
@@ -130,7 +107,6 @@ def _status(active: list[Job]) -> None:
 def watch() -> None:
     """Sidebar status of active jobs; redraws a live page when what it shows has changed."""
     all_jobs = data.jobs()
-    follow_up(all_jobs)
     _status([j for j in all_jobs if j.status in ACTIVE])
     live, runs = st.session_state.get(_PAGE, (False, None))
     token = page_token(data.version(), all_jobs, runs)

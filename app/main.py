@@ -22,7 +22,7 @@ import streamlit as st  # noqa: E402
 
 from app import auth, data, live, selection, ui  # noqa: E402
 from engine.figures.chartkit import run_label  # noqa: E402
-from engine.jobs.worker import ensure_embedded_worker  # noqa: E402
+from engine.jobs.embedded import ensure_embedded_worker  # noqa: E402
 from engine.threads import worker_text  # noqa: E402
 
 WORKER_ENV = "IMP_LAB_EMBEDDED_WORKER"  # "0": never start a worker (tests, clusters)

@@ -10,6 +10,7 @@ import streamlit as st
 from app import data, selection
 from engine.analysis import registry
 from engine.config import RunSpec, SpecError
+from engine.jobs.follow_ups import first_look
 from engine.jobs.queue import Job
 from engine.store import StoreError
 
@@ -51,14 +52,13 @@ def analysis_table(name: str, runs: list[str], all_jobs: list[Job]) -> pd.DataFr
     have = set(frame["run_id"])
     what = data.producer(name)
     pending = data.analysis_jobs(all_jobs, what)
-    training = {r for r, j in data.run_jobs(all_jobs).items() if j.status in data.ACTIVE}
-    queued_after = set(data.follow_ups())
+    queued_after = data.follow_ups(all_jobs, what)
     for run_id in runs:
         job = pending.get(run_id)
         if job is not None and job.status in data.ACTIVE:
             frac = float((job.progress or {}).get("fraction") or 0.0)
             st.progress(frac, text=f"`{what}` for {run_id}: {job.status}")
-        elif run_id not in have and run_id in training and run_id in queued_after:
+        elif run_id not in have and run_id in queued_after:
             st.caption(
                 f"`{what}` for **{run_id}** is queued to run when its training ends; "
                 "this section fills in then."
@@ -131,15 +131,13 @@ def show_runs(run_ids: list[str]) -> None:
 
 
 def launch(spec: RunSpec, analyse: bool = True) -> None:
-    """Queue a run (and, once trained, its analyses) and go to the Runs page; its charts
-    open once the run exists."""
+    """Queue a run (with `analyse`, its first-look analyses as follow-ups, which its worker
+    queues once it is trained) and go to the Runs page; its charts open once the run exists."""
     try:
-        job = data.submit_run(spec)
+        job = data.submit_run(spec, then=first_look(spec) if analyse else ())
     except (SpecError, StoreError) as e:  # the queue refuses the spec: say why
         st.error(f"Could not queue the run: {e}")
         return
-    if analyse:
-        analyse_after(spec.run_id)
     show_runs([spec.run_id])
     st.session_state["_launched"] = job.id
     st.switch_page("views/runs.py")
@@ -190,19 +188,3 @@ def choose(
 
 def toggle(label: str, key: str, default: bool = False, **kw: Any) -> bool:
     return st.toggle(label, **selection.synced(key, default), **kw)
-
-
-# --- after a launch (app.live queues these once training ends) ----------------------------
-def first_look(spec: RunSpec) -> list[tuple[str, dict[str, Any]]]:
-    """The analyses queued when a launched run finishes training, cheapest first so pages
-    fill in early, with the options each registers as its `first_look`. The Hessian ones
-    start light (top-20, 30 Hutch++ probes, one Lanczos run of 40 steps) and the landscape
-    covers the last level only, so a laptop shows every chart within minutes; each page's
-    "other settings" form queues the analysis defaults (top-100, every level, ...) on
-    request. Analyses that train networks (instability) have none; the pages offer them."""
-    return registry.first_look(spec)
-
-
-def analyse_after(run_id: str) -> None:
-    """Queue every analysis of `run_id` once its training job is done."""
-    data.set_follow_ups([*data.follow_ups(), run_id])

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.config import RunSpec, SpecError
 from engine.plan import plan
+from engine.reproduce import experiment_spec
 from engine.settings import LimitError, Limits
 
 
@@ -38,8 +39,6 @@ def check_request(
         check_run(limits, RunSpec.from_dict(payload), data_folder)
         return
     if kind == "reproduce":
-        from engine.reproduce import experiment_spec  # engine.reproduce imports the queue
-
         spec = experiment_spec(payload["experiment"], payload["seed"], payload.get("smoke", False))
         check_run(limits, spec, data_folder)
     limits.check("max_hessian_k", payload.get("k"), "Hessian top-k")

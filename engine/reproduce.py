@@ -1,11 +1,12 @@
-"""The "reproduce" job: train one seed of a `REPRODUCE` experiment, then every analysis behind
+"""Reproducing the paper: train one seed of a `REPRODUCE` experiment, then every analysis behind
 Figures 1-5 of the paper (distances, projected trajectories, pruned starts, Hessian spectra at
 min_L and Pr_L(min_(L−1)) for every IMP level and at the baselines' solutions) and the controls
 beside them (the loss-matched control of C3, interpolation between Pr_L(min_(L−1)) and min_L
 and between successive levels, and the instability of every level).
 
-Training resumes from the store and every analysis unit is cached, so submitting the same
-payload again after an interruption only computes what is missing. The Hessian options (k,
+The "reproduce" job (`engine.jobs.kinds.reproduce`) runs `reproduce`. Training resumes from the
+store and every analysis unit is cached, so submitting the same payload again after an
+interruption only computes what is missing. The Hessian options (k,
 subset) are part of the payload and of the job's identity: they change the numbers.
 """
 
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.analysis import registry
 from engine.config import RunSpec, SpecError
-from engine.jobs.queue import Job, JobKind, Prepared, register_kind
 from engine.presets import REPRODUCE, reproduce_specs
 from engine.settings import data_root
 from engine.store import Store
@@ -184,7 +184,7 @@ def reproduce(
 ) -> dict[str, Any]:
     """Train (or resume) one seed of an experiment, then compute its missing analyses."""
     from engine.imp import open_run, train_run
-    from engine.jobs.kinds import RunProgress
+    from engine.jobs.kinds.run import RunProgress
     from engine.train import Cancelled, NullReporter
 
     reporter = reporter or NullReporter()
@@ -212,7 +212,7 @@ def reproduce(
 
 def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
     """Whether the run is finished and every analysis of it is stored."""
-    from engine.jobs.kinds import planned_levels
+    from engine.jobs.kinds.run import planned_levels
 
     p = normalize_payload(payload)
     spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))
@@ -222,19 +222,3 @@ def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
         return False
     requests = analysis_requests(store, spec.run_id, p["k"], p["subset"])
     return all(_analyses().is_stored(store, r) for r in requests)
-
-
-def _prepare(store: Store, payload: dict[str, Any]) -> Prepared:
-    p = normalize_payload(payload)
-    run_id = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False)).run_id
-    return Prepared(p, {"reproduce": p, "run_id": run_id}, run_id)
-
-
-def _execute(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
-    result = reproduce(store, job.payload, device, reporter)
-    if hasattr(reporter, "log"):
-        reporter.log(f"reproduced {result['run_id']} in {result['seconds']:.1f} s")
-    return result
-
-
-register_kind(JobKind("reproduce", _prepare, _execute, lambda s, j: is_reproduced(s, j.payload)))

@@ -43,9 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from engine import threads
-    from engine.jobs.worker import (
-        run_worker,
-    )  # engine.jobs.worker imports engine.cli.display: no cycle
+    from engine.jobs.worker import run_worker  # torch: loaded only to run a worker
 
     threads.reexec_with_passive_wait()  # idle OpenMP threads sleep (read when torch loads)
     run_worker(

@@ -12,18 +12,21 @@ same handlers.
 States: ``queued → running → done | failed | cancelled``, and ``running → cancelling →
 cancelled`` on cancel. A running job whose heartbeat goes stale (its worker died) is queued
 again by the next claim and resumes from its checkpoints, until `max_attempts` attempts have
-been used; then it is failed, never retried forever.
+been used; then it is failed, never retried forever (`engine.jobs.triage` decides every such
+case). A job may carry follow-ups (`then`): requests the queue submits, as the job's owner, in
+the same transaction that marks the job done, so they need no browser or client to be open.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine import paths
-from engine.config import content_hash
+from engine.config import SpecError, content_hash
+from engine.jobs.kinds import load_kinds
 from engine.jobs.records import (
     ACTIVE,
     CLAIMED,
@@ -36,14 +39,15 @@ from engine.jobs.records import (
     JobKind,
     JobSettings,
     Prepared,
+    check_then,
     job_kind,
-    load_kind_modules,
     register_kind,
 )
 from engine.jobs.table import JobTable
+from engine.jobs.triage import Ending, Verdict, triage
 from engine.limits import check_owner, check_request
 from engine.settings import Limits, load_settings
-from engine.store import Store, check_name
+from engine.store import Store, StoreError, check_name
 
 __all__ = [
     "ACTIVE",
@@ -59,7 +63,6 @@ __all__ = [
     "JobSettings",
     "Prepared",
     "job_kind",
-    "load_kind_modules",
     "register_kind",
 ]
 
@@ -78,6 +81,7 @@ class JobQueue:
         self.data_folder = Path(cfg.data) if cfg.hosted else None  # runs read data only there
         self.table = JobTable(paths.jobs(self.root))
         self.store = Store(self.root)
+        load_kinds()  # every kind this queue may be asked to validate or run
 
     def close(self) -> None:
         self.table.close()
@@ -97,13 +101,27 @@ class JobQueue:
         return None if job.log_path is None else self.root / job.log_path
 
     # --- submitting and user actions ------------------------------------------------------
-    def submit(self, kind: str, payload: dict[str, Any], owner: str = "") -> Job:
+    def submit(
+        self, kind: str, payload: dict[str, Any], owner: str = "", then: Sequence[dict] = ()
+    ) -> Job:
         """Validate and queue; the same computation submitted again returns the same job.
 
         A queued, running or done job is returned as it is (a done one only while its result
         is still in the store); a failed or cancelled one is queued again as a new attempt.
         A request over one of the operator's `limits` raises `LimitError` naming the limit.
+        `then` lists follow-ups (`records.follow_up`) submitted once the job is done: added to
+        an active job's, or submitted at once when the job is done already.
         """
+        then = check_then(list(then))
+        job = self._ticket(kind, payload, owner)
+        with self.table.transaction():
+            job = self._enqueue(job, then, per_user=True)
+        if job.status == "done" and then:
+            self._follow_up(job, then)
+        return job
+
+    def _ticket(self, kind: str, payload: dict[str, Any], owner: str) -> Job:
+        """A new job record for a validated payload (read-only: nothing is stored yet)."""
         k = job_kind(kind)
         prepared = k.prepare(self.store, payload)
         check_request(self.limits, kind, prepared.payload, self.data_folder)
@@ -113,25 +131,53 @@ class JobQueue:
             log_path = paths.job_log(Path(), job_id).as_posix()
         else:
             log_path = paths.job_log(Path(), job_id, check_name(prepared.run_id)).as_posix()
-        with self.table.transaction():
-            old = self.table.load(job_id)
-            if old is not None and (
-                old.status in ACTIVE or (old.status == "done" and k.result_exists(self.store, old))
-            ):
-                return old
-            check_owner(self.limits, owner, self._active_for(owner))
-            job = Job(
-                id=job_id,
-                kind=kind,
-                payload=prepared.payload,
-                key=key,
-                created=time.time(),
-                run_id=prepared.run_id,
-                log_path=log_path,
-                owner=owner,
-            )
-            self.table.save(job, "back")
+        return Job(
+            id=job_id,
+            kind=kind,
+            payload=prepared.payload,
+            key=key,
+            created=time.time(),
+            run_id=prepared.run_id,
+            log_path=log_path,
+            owner=owner,
+        )
+
+    def _enqueue(self, job: Job, then: list[dict], per_user: bool) -> Job:
+        """Store `job` unless the same one is active or done (inside a transaction)."""
+        old = self.table.load(job.id)
+        merged = (old.then if old else []) + [t for t in then if not old or t not in old.then]
+        if old is not None and (
+            old.status in ACTIVE
+            or (old.status == "done" and job_kind(old.kind).result_exists(self.store, old))
+        ):
+            if old.status in ACTIVE and merged != old.then:
+                old.then = merged
+                self.table.save(old)
+            return old
+        if per_user:
+            check_owner(self.limits, job.owner, self._active_for(job.owner))
+        job.then = merged
+        self.table.save(job, "back")
         return job
+
+    def _follow_up(self, job: Job, then: list[dict]) -> None:
+        """Queue `then` now: `job` is done already."""
+        tickets, _ = self._tickets(then, job.owner)
+        with self.table.transaction():
+            for ticket in tickets:
+                self._enqueue(ticket, [], per_user=True)
+
+    def _tickets(self, then: list[dict], owner: str) -> tuple[list[Job], list[str]]:
+        """The follow-ups that validate, as job records, and a note per entry: its job id,
+        or why it is not queued (e.g. no level of the run suits the analysis)."""
+        tickets, notes = [], []
+        for item in then:
+            try:
+                tickets.append(self._ticket(item["kind"], item["payload"], owner))
+                notes.append(tickets[-1].id)
+            except (SpecError, StoreError) as e:
+                notes.append(f"not queued: {item['payload'].get('what', item['kind'])}: {e}")
+        return tickets, notes
 
     def _active_for(self, owner: str) -> int:
         """How many queued or running jobs `owner` has (read inside the submit transaction).
@@ -192,18 +238,11 @@ class JobQueue:
                 held = job.status in CLAIMED and job.worker not in (None, worker_id)
                 if not (takeover and held and job.worker.startswith(takeover)):
                     return None
-                lost = f"worker {job.worker} was lost (its task was retried)"
                 self.unregister_worker(job.worker)  # dead: it must not show as live
-                if job.status == "cancelling":
-                    job.status, job.finished = "cancelled", now
-                elif job.attempts >= self.settings.max_attempts:
-                    job.status, job.finished = "failed", now
-                    job.error = f"{lost}; gave up after {job.attempts} attempts"
-                    job.traceback = None
-                else:
-                    job.error = f"{lost}; resumed"
-                if job.status != "running":
-                    job.worker = None
+                lost = Ending.lost(f"worker {job.worker} was lost (its task was retried)", True)
+                verdict = triage(job, lost, self.settings.max_attempts)
+                _apply(job, verdict, now)
+                if verdict.status != "running":
                     self.table.save(job)
                     return None
             self._take(job, worker_id, now)
@@ -229,15 +268,7 @@ class JobQueue:
         for job in self.table.stale(now - self.settings.heartbeat_timeout):
             silent = f"worker {job.worker} stopped responding (no heartbeat for "
             silent += f"{self.settings.heartbeat_timeout:g} s)"
-            if job.status == "cancelling":
-                job.status, job.finished = "cancelled", now
-            elif job.attempts >= self.settings.max_attempts:
-                job.status, job.finished = "failed", now
-                job.error = f"{silent}; gave up after {job.attempts} attempts"
-                job.traceback = None
-            else:
-                job.status, job.error = "queued", f"{silent}; requeued"
-            job.worker = None
+            _apply(job, triage(job, Ending.lost(silent), self.settings.max_attempts), now)
             self.table.save(job, "front")  # resume before new work
         self.table.drop_workers(before=now - self.settings.heartbeat_timeout)
 
@@ -278,44 +309,38 @@ class JobQueue:
     def finish(
         self, job_id: str, worker_id: str, result: dict | None = None, progress: dict | None = None
     ) -> Job | None:
+        """Mark a held job done; its follow-ups (`then`) are queued in the same transaction,
+        and `result["follow_ups"]` says what became of each (a job id, or why not)."""
+        held = self.table.load(job_id)
+        tickets, notes = [], []  # validated outside the lock: an analysis reads the stored run
+        if held is not None and held.worker == worker_id and held.then:
+            tickets, notes = self._tickets(held.then, held.owner)
+
         def done(job: Job) -> None:
-            job.status, job.finished, job.result = "done", time.time(), result
+            job.status, job.finished = "done", time.time()
+            job.result = {**(result or {}), "follow_ups": notes} if notes else result
             job.error = job.traceback = None
             job.progress = {**job.progress, **(progress or {})}
 
-        return self._update(job_id, worker_id, done)
+        with self.table.transaction():
+            job = self._update(job_id, worker_id, done)
+            for ticket in tickets if job is not None else []:
+                self._enqueue(ticket, [], per_user=False)  # admitted with the job itself
+        return job
+
+    def settle(self, job_id: str, worker_id: str, ending: Ending) -> Job | None:
+        """End a held job's attempt as `triage` decides (fail, cancel or queue it again)."""
+        return self._update(
+            job_id,
+            worker_id,
+            lambda job: _apply(job, triage(job, ending, self.settings.max_attempts), time.time()),
+        )
 
     def fail(
         self, job_id: str, worker_id: str, error: str, traceback: str, retry: bool = True
     ) -> Job | None:
         """Record an error; queue the job again while `retry` and attempts remain."""
-
-        def failed(job: Job) -> None:
-            job.error, job.traceback = error, traceback
-            if retry and job.attempts < self.settings.max_attempts:
-                job.status, job.worker = "queued", None
-            else:
-                job.status, job.finished = "failed", time.time()
-
-        return self._update(job_id, worker_id, failed)
-
-    def mark_cancelled(self, job_id: str, worker_id: str) -> Job | None:
-        def cancelled(job: Job) -> None:
-            job.status, job.finished = "cancelled", time.time()
-
-        return self._update(job_id, worker_id, cancelled)
-
-    def release(self, job_id: str, worker_id: str) -> Job | None:
-        """Give a job back unfinished (its worker is stopping); the attempt does not count."""
-
-        def back(job: Job) -> None:
-            if job.status == "cancelling":
-                job.status, job.finished = "cancelled", time.time()
-            else:
-                job.status, job.attempts = "queued", max(job.attempts - 1, 0)
-            job.worker = None
-
-        return self._update(job_id, worker_id, back)
+        return self.settle(job_id, worker_id, Ending("error", error, traceback, retry))
 
     # --- worker liveness -------------------------------------------------------------------
     def worker_heartbeat(self, worker_id: str, **info: Any) -> None:
@@ -330,6 +355,14 @@ class JobQueue:
         return self.table.workers_since(time.time() - self.settings.heartbeat_timeout)
 
 
-# Importing the built-in kinds registers them; they need `register_kind` (engine.jobs.records).
-import engine.jobs.kinds  # noqa: E402
-import engine.jobs.report  # noqa: E402, F401
+def _apply(job: Job, verdict: Verdict, now: float) -> None:
+    """Write a triage verdict into a job record."""
+    job.status = verdict.status
+    if verdict.error is not None:
+        job.error, job.traceback = verdict.error, verdict.traceback
+    if verdict.refund:
+        job.attempts = max(job.attempts - 1, 0)
+    if verdict.ended:
+        job.finished = now
+    if verdict.status != "running" and not verdict.keeps_worker:
+        job.worker = None

@@ -18,6 +18,7 @@ its own ``PYTHONPATH`` and ``$IMP_LAB_*`` settings to the tasks.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -39,8 +40,10 @@ from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 from engine import paths
 from engine.cluster import shared_store_path
 from engine.config import SpecError
-from engine.jobs.queue import CLAIMED, KINDS, JobError, JobQueue, JobSettings, load_kind_modules
-from engine.jobs.worker import NOT_RETRIED, beating, execute_job, worker_device
+from engine.jobs.heartbeat import beating
+from engine.jobs.queue import CLAIMED, KINDS, JobError, JobQueue, JobSettings
+from engine.jobs.triage import Ending
+from engine.jobs.worker import execute_job, worker_device
 from engine.settings_loader import config_env
 from engine.store import StoreError
 
@@ -91,7 +94,6 @@ def run_job_on_node(store_root: str, job_id: str, token: str, device: str) -> di
 @functools.cache
 def _queue(store_root: str) -> JobQueue:
     """The store's queue, opened once per Ray worker process (Ray reuses its processes)."""
-    load_kind_modules()
     return JobQueue(store_root)
 
 
@@ -125,18 +127,18 @@ class Dispatch:
 
 def task_env() -> dict[str, str]:
     """What a task needs from the dispatcher's environment: this code and the lab settings."""
-    package_parent = str(Path(__file__).resolve().parent.parent)
+    package_parent = str(Path(__file__).resolve().parents[2])  # holds engine/
     path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
     env = {k: v for k, v in os.environ.items() if k.startswith("IMP_LAB_")}
     return env | config_env() | {"PYTHONPATH": path}
 
 
-def _error_text(e: BaseException) -> tuple[str, str, bool]:
-    """(one-line error, full text, whether another attempt could help) of a failed task."""
+def task_ending(e: RayError) -> Ending:
+    """A task Ray gave up on, as an error ending: named by the job's own exception when the
+    task raised one (whether another attempt could help is decided by that exception)."""
     cause = e.cause if isinstance(e, RayTaskError) else None
-    shown = cause if isinstance(cause, BaseException) else e
-    first = (str(shown).strip().splitlines() or [""])[0]
-    return f"{type(shown).__name__}: {first}", str(e), not isinstance(shown, NOT_RETRIED)
+    ending = Ending.error(cause if isinstance(cause, BaseException) else e, str(e))
+    return dataclasses.replace(ending, reason=f"ray task failed: {ending.reason}")
 
 
 class RayDispatcher:
@@ -164,7 +166,6 @@ class RayDispatcher:
 
     # --- connecting -------------------------------------------------------------------------
     def connect(self) -> None:
-        load_kind_modules()
         try:
             ray.init(
                 address=self.address,
@@ -230,7 +231,7 @@ class RayDispatcher:
 
     def _task_failed(self, job_id: str, dispatch: Dispatch, e: RayError) -> None:
         """Record in the queue a task Ray gave up on (retries spent, node gone, bad store)."""
-        error, text, retry = _error_text(e)
+        ending = task_ending(e)
         try:
             job = self.queue.get(job_id)
         except JobError:
@@ -241,13 +242,13 @@ class RayDispatcher:
             job.status != "queued" or self.queue.claim_job(job_id, self.id) is None
         ):
             return
-        after = self.queue.fail(job_id, worker, f"ray task failed: {error}", text, retry=retry)
+        after = self.queue.settle(job_id, worker, ending)
         log = self.queue.log_file(job)
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("a") as f:
-                f.write(f"{self.id}: ray task failed: {error}\n")
-        self.echo(f"{job_id}: {after.status if after else 'lost'}: {error}")
+                f.write(f"{self.id}: {ending.reason}\n")
+        self.echo(f"{job_id}: {after.status if after else 'lost'}: {ending.reason}")
 
     def _pass_cancels(self) -> None:
         for job_id, dispatch in self.inflight.items():

@@ -1,15 +1,13 @@
 """What a job is: its plain-data record, the queue's timing settings, and the job kinds.
 
 A job kind says how to validate a payload (at submit) and how to execute it (in a worker);
-kinds register themselves here when their module is imported. The queue that stores these
-records is `engine.jobs.queue.JobQueue`.
+kinds register themselves here when their module is imported (`engine.jobs.kinds.load_kinds`
+imports them all). The queue that stores these records is `engine.jobs.queue.JobQueue`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +47,8 @@ class Job:
     owner: str = ""
     heartbeat: float | None = None
     result: dict[str, Any] | None = None
+    # Follow-ups ({"kind", "payload"}), submitted by the queue when this job is done.
+    then: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -132,14 +132,27 @@ def register_kind(kind: JobKind) -> JobKind:
     return kind
 
 
-def load_kind_modules() -> None:
-    """Import the modules named in $IMP_LAB_JOB_MODULES (plugins, test-only kinds)."""
-    for name in os.environ.get(MODULES_ENV, "").split(","):
-        if name.strip():
-            importlib.import_module(name.strip())
-
-
-def job_kind(name: str) -> JobKind:
+def job_kind(name: str, field_path: str = "kind") -> JobKind:
     if name not in KINDS:
-        raise SpecError("kind", f"unknown job kind {name!r}; choose one of: {', '.join(KINDS)}")
+        choices = ", ".join(KINDS)
+        raise SpecError(field_path, f"unknown job kind {name!r}; choose one of: {choices}")
     return KINDS[name]
+
+
+def follow_up(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """One entry of a job's `then`: a request the queue submits once the job is done."""
+    return {"kind": kind, "payload": dict(payload)}
+
+
+def check_then(then: Any) -> list[dict[str, Any]]:
+    """`then` as stored: a list of `follow_up` entries of known kinds. The payloads are
+    validated when they are submitted (an analysis needs its run trained first)."""
+    if not isinstance(then, list | tuple):
+        raise SpecError("then", "must be a list of {kind, payload} follow-up requests")
+    out = []
+    for i, item in enumerate(then):
+        if not isinstance(item, dict) or not isinstance(item.get("payload"), dict):
+            raise SpecError(f"then[{i}]", "must be {kind, payload} with a payload mapping")
+        job_kind(item.get("kind"), f"then[{i}].kind")
+        out.append(follow_up(item["kind"], item["payload"]))
+    return out

@@ -1,51 +1,41 @@
-"""Worker processes: claim jobs one at a time, run them, report progress, honour cancel.
+"""The local worker: claim jobs one at a time, run them, report progress, honour cancel.
 
-A heartbeat thread writes the running job's latest progress and the worker's liveness every
-`JobSettings.beat_interval` (at most 0.5 s), also while a long computation reports nothing.
-When a worker dies its job's heartbeat goes stale and the next claim requeues it; the handler
-then resumes from the store (finished levels are skipped, an unfinished one resumes from its
-last epoch). SIGTERM or SIGINT give the job back to the queue before the worker exits.
-
-The app never trains in its own process: `ensure_embedded_worker` starts a worker as a child
-process when none is alive; the child exits by itself when its parent dies.
+Its heartbeat thread (`engine.jobs.heartbeat`) keeps the job and the worker alive in the
+queue. When a worker dies its job's heartbeat goes stale and the next claim requeues it; the
+handler then resumes from the store (finished levels are skipped, an unfinished one resumes
+from its last epoch). SIGTERM or SIGINT give the job back to the queue before the worker
+exits. How an attempt that ends early is recorded is `engine.jobs.triage`'s decision, here and
+in Ray tasks alike (`execute_job` is what both run). The app starts its worker with
+`engine.jobs.embedded`.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import math
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
-from engine import atomic, paths, threads
+from engine import atomic, threads
 from engine.config import SpecError
-from engine.data.errors import DataNotFoundError
 from engine.imp import resolve_device
-from engine.jobs.queue import KINDS, Job, JobQueue, JobSettings, load_kind_modules
-from engine.store import StoreError, check_name
+from engine.jobs.follow_ups import adopt_analyse_after
+from engine.jobs.heartbeat import Heartbeat, beating, parent_watch
+from engine.jobs.queue import KINDS, Job, JobQueue, JobSettings
+from engine.jobs.triage import Ending, WorkerStop, ending_of
+from engine.store import check_name
 from engine.summaries import format_epoch
 from engine.train import Cancelled
-
-# Errors that another attempt cannot fix: the job fails at once instead of retrying.
-NOT_RETRIED = (SpecError, StoreError, DataNotFoundError)
-PARENT_GRACE_S = 10.0  # after the parent died: time to give the job back before a hard exit
-
-
-class WorkerStop(BaseException):
-    """The worker was asked to stop (signal, or its parent died): release the job and exit."""
 
 
 class JobReporter:
@@ -120,55 +110,6 @@ class JobReporter:
             self._log.close()
 
 
-class Heartbeat(threading.Thread):
-    """Writes the worker's liveness and its job's progress; watches the parent process."""
-
-    def __init__(
-        self,
-        queue: JobQueue,
-        worker_id: str,
-        info: dict[str, Any],
-        parent_alive: Callable[[], bool] | None = None,
-    ):
-        super().__init__(name=f"heartbeat-{worker_id}", daemon=True)
-        self.queue, self.worker_id, self.info = queue, worker_id, info
-        self.parent_alive = parent_alive
-        self.current: tuple[Job, JobReporter] | None = None
-        self._halt = threading.Event()
-        self._orphaned_at: float | None = None
-
-    def beat(self) -> None:
-        current = self.current
-        if current is not None:
-            job, reporter = current
-            self.queue.heartbeat(job.id, self.worker_id, reporter.snapshot())
-        self.queue.worker_heartbeat(
-            self.worker_id, **self.info, job=current[0].id if current else None
-        )
-
-    def run(self) -> None:
-        while not self._halt.wait(self.queue.settings.beat_interval):
-            try:
-                self.beat()
-            except Exception as e:  # a busy database must not stop the heartbeat for good
-                print(f"heartbeat failed: {e}", file=sys.stderr, flush=True)
-            if self.parent_alive is not None and not self.parent_alive():
-                self._on_orphaned()
-
-    def _on_orphaned(self) -> None:
-        now = time.monotonic()
-        if self._orphaned_at is None:
-            self._orphaned_at = now
-            print("parent process is gone; stopping", flush=True)
-            os.kill(os.getpid(), signal.SIGTERM)  # the main thread releases its job and exits
-        elif now - self._orphaned_at > PARENT_GRACE_S:
-            os._exit(1)  # stuck in a long computation: the job's heartbeat goes stale instead
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
-
-
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGINT into `WorkerStop` (main thread only; elsewhere a no-op)."""
@@ -185,41 +126,6 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-
-
-def parent_watch(parent_pid: int) -> Callable[[], bool]:
-    """A check that `parent_pid` still lives (re-parenting shows it at once for a child)."""
-    if os.getppid() == parent_pid:
-        return lambda: os.getppid() == parent_pid
-
-    def alive() -> bool:
-        try:
-            os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    return alive
-
-
-@contextlib.contextmanager
-def beating(
-    queue: JobQueue,
-    worker_id: str,
-    info: dict[str, Any],
-    parent_alive: Callable[[], bool] | None = None,
-) -> Iterator[Heartbeat]:
-    """A registered worker with its heartbeat thread running; unregistered on the way out."""
-    heart = Heartbeat(queue, worker_id, info, parent_alive)
-    queue.worker_heartbeat(worker_id, **info, job=None)
-    heart.start()
-    try:
-        yield heart
-    finally:
-        heart.stop()
-        queue.unregister_worker(worker_id)
 
 
 def worker_device(device: str) -> torch.device:
@@ -247,33 +153,36 @@ def execute_job(
         if reporter.cancelled():
             raise Cancelled("cancelled before it started")
         result = kind.execute(job, queue.store, device, reporter)
-    except Cancelled as e:
-        after = queue.mark_cancelled(job.id, worker_id)
-        reporter.log(f"stopped: {e}" if after else "stopped: the job was deleted or reassigned")
-        return "cancelled"
-    except (WorkerStop, KeyboardInterrupt):
-        after = queue.release(job.id, worker_id)
-        if after is not None and after.status == "cancelled":
-            reporter.log("stopped: cancelled")
-        else:
-            reporter.log("worker stopping: job given back to the queue")
-        raise
-    except Exception as e:
-        tb = traceback.format_exc()
-        reporter.log(tb)
-        error = f"{type(e).__name__}: {e}"
-        after = queue.fail(job.id, worker_id, error, tb, retry=not isinstance(e, NOT_RETRIED))
-        status = after.status if after else "lost"
-        reporter.log(f"{status}: {error}")
-        return status
+    except BaseException as e:
+        ending = ending_of(e, traceback.format_exc())
+        if ending.what == "error":
+            reporter.log(ending.traceback or "")
+        after = queue.settle(job.id, worker_id, ending)
+        reporter.log(_ended(ending, after, e))
+        if ending.what == "stop":
+            raise
+        return "cancelled" if ending.what == "cancel" else after.status if after else "lost"
     else:
         final = {**reporter.snapshot(), "fraction": 1.0, "eta": 0.0}
-        queue.finish(job.id, worker_id, result, progress=final)
+        after = queue.finish(job.id, worker_id, result, progress=final)
+        for note in ((after and after.result) or {}).get("follow_ups", []):
+            reporter.log(f"follow-up: {note}")
         reporter.log(f"job {job.id} done in {time.perf_counter() - t0:.1f} s")
         return "done"
     finally:
         heart.current = None
         reporter.close()
+
+
+def _ended(ending: Ending, after: Job | None, e: BaseException) -> str:
+    """The log line for an attempt that ended early (`after`: the job as recorded, if held)."""
+    if ending.what == "cancel":
+        return f"stopped: {e}" if after else "stopped: the job was deleted or reassigned"
+    if ending.what == "stop":
+        if after is not None and after.status == "cancelled":
+            return "stopped: cancelled"
+        return "worker stopping: job given back to the queue"
+    return f"{after.status if after else 'lost'}: {ending.reason}"
 
 
 def run_worker(
@@ -289,7 +198,6 @@ def run_worker(
 
     Settings left as None come from the environment (see `engine.jobs.queue.ENV`) or defaults.
     """
-    load_kind_modules()
     settings = JobSettings.from_env(
         poll_interval=poll_interval, heartbeat_timeout=heartbeat_timeout
     )
@@ -308,6 +216,8 @@ def run_worker(
             print(f"threads: {info['threads']['text']}", flush=True)
             for path in atomic.sweep_temp_files(queue.root):  # a killed write's leftovers
                 print(f"removed stray temporary file {path}", flush=True)
+            for run_id in adopt_analyse_after(queue):  # the app's old list of first looks
+                print(f"{run_id}: its first-look analyses are now its follow-ups", flush=True)
             with stop_on_signals():
                 while max_jobs is None or ran < max_jobs:
                     job = queue.claim(worker_id, kinds=tuple(KINDS))
@@ -322,74 +232,3 @@ def run_worker(
     finally:
         queue.close()
     return ran
-
-
-# --- the app's embedded worker --------------------------------------------------------------
-
-
-@dataclass
-class EmbeddedWorker:
-    """A worker child process started by the app; `stop()` ends it (also run at exit)."""
-
-    proc: subprocess.Popen
-    worker_id: str
-    store_root: Path
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (the worker gives its job back), then SIGKILL after `timeout` seconds."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if _EMBEDDED.get(self.store_root) is self:
-            del _EMBEDDED[self.store_root]
-
-
-_EMBEDDED: dict[Path, EmbeddedWorker] = {}
-
-
-def ensure_embedded_worker(store_root: str | Path, device: str = "auto") -> EmbeddedWorker | None:
-    """Start a worker child process unless one is alive; None when another worker holds the
-    queue. Safe to call on every app rerun: a live child started here is returned as it is."""
-    root = Path(store_root).resolve()
-    mine = _EMBEDDED.get(root)
-    if mine is not None and mine.alive():
-        return mine
-    queue = JobQueue(root)
-    try:
-        if mine is not None:  # our child died: its record must not block a new one
-            queue.unregister_worker(mine.worker_id)
-        if queue.live_workers():
-            return None
-        host = socket.gethostname()
-        worker_id = f"embedded-{host}-{os.getpid()}-{time.time_ns() % 10**6}"
-        log = paths.worker_log(root, worker_id)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        env = threads.worker_env(os.environ)  # OpenMP reads its wait policy at import
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
-        cmd = [sys.executable, "-m", "engine", "worker", "--store", str(root), "--device", device]
-        cmd += ["--parent-pid", str(os.getpid()), "--worker-id", worker_id]
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # terminal Ctrl-C goes to the app, which stops us
-            )
-        # Registered now, so a second app process does not start another while we import.
-        queue.worker_heartbeat(worker_id, pid=proc.pid, host=host, device=device, job=None)
-    finally:
-        queue.close()
-    handle = EmbeddedWorker(proc, worker_id, root)
-    _EMBEDDED[root] = handle
-    atexit.register(handle.stop)
-    return handle

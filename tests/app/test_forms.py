@@ -7,8 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from app import forms, runstable, ui
-from engine.analysis import registry
+from app import forms, runstable
 from engine.config import RunSpec
 from engine.jobs.queue import Job
 from engine.presets import PRESETS, preset
@@ -99,14 +98,6 @@ def test_a_registered_baseline_is_a_choice_of_the_form_and_counted():
         "total": 12 * 8,
         "unit": "epochs",
     }
-
-
-def test_the_first_look_queues_every_analysis_there_is():
-    queued = ui.first_look(preset("demo"))
-    assert sorted(what for what, _ in queued) == sorted(
-        a.name for a in registry.all() if not a.trains
-    )
-    assert dict(queued)["landscape"] == {"levels": "5"}
 
 
 def _job(**kw) -> Job:

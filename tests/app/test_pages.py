@@ -3,14 +3,13 @@ the interactions that change the store or the queue (launch, cancel, delete, com
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.analysis import registry
+from engine.jobs.follow_ups import first_look
 from engine.jobs.queue import JobQueue
 from engine.presets import preset
 from engine.store import Store
@@ -85,8 +84,7 @@ def test_empty_store_launches_the_demo_in_one_click(empty_store, monkeypatch):
     assert at.title[0].value == "Runs"
     [job] = JobQueue(empty_store).list()
     assert job.kind == "run" and job.run_id == preset("demo").run_id
-    follow = json.loads((empty_store / "app" / "analyse_after.json").read_text())
-    assert follow == [job.run_id]
+    assert job.then == first_look(preset("demo"))  # its worker queues them once it is trained
 
 
 def _text_input(at: AppTest, path: str):
@@ -191,28 +189,18 @@ def test_missing_analysis_is_offered_and_queued(demo_store, tmp_path, monkeypatc
     assert job.kind == "analysis" and job.payload["what"] == "distances"
 
 
-def test_finished_training_queues_every_analysis_once(demo_store, tmp_path, monkeypatch):
+def test_a_training_runs_follow_ups_show_as_queued_in_its_sections(
+    demo_store, tmp_path, monkeypatch
+):
     store = tmp_path / "store"
     shutil.copytree(demo_store, store)
-    queue = JobQueue(store)
-    job = queue.submit("run", short_demo().to_dict())
-    (store / "app").mkdir()
-    (store / "app" / "analyse_after.json").write_text(json.dumps([job.run_id]))
-    open_app(store, monkeypatch)
-    assert [j.kind for j in queue.list()] == ["run"]  # still training: nothing yet
-    queue.claim("w")
-    queue.finish(job.id, "w", {})
-    open_app(store, monkeypatch)
-    open_app(store, monkeypatch)  # a second look queues nothing more
-    queued = [j for j in queue.list() if j.kind == "analysis"]
-    assert sorted(j.payload["what"] for j in queued) == sorted(
-        a.name for a in registry.all() if not a.trains
-    )
-    spectrum = next(j for j in queued if j.payload["what"] == "spectrum")
-    assert spectrum.payload["k"] == 20
-    landscape = next(j for j in queued if j.payload["what"] == "landscape")
-    assert landscape.payload["levels"] == {"imp": [2]}  # the last level of the short demo
-    assert json.loads((store / "app" / "analyse_after.json").read_text()) == []
+    spec = short_demo()
+    shutil.rmtree(Store(store).run_path(spec.run_id) / "analyses")
+    job = JobQueue(store).submit("run", spec.to_dict(), then=first_look(spec))
+    assert job.status == "queued"  # its levels are stored, but not its job
+    at = open_app(store, monkeypatch, "geometry")
+    assert f"`distances` for **{spec.run_id}** is queued to run when its training ends" in texts(at)
+    assert not [b for b in at.button if b.key == f"compute-distances-{spec.run_id}"]
 
 
 def test_the_url_reopens_the_same_view(demo_store, monkeypatch):

@@ -5,7 +5,7 @@ import os
 import time
 
 from engine.config import RunSpec, SpecError
-from engine.jobs.queue import KINDS, JobKind, Prepared, register_kind
+from engine.jobs.records import KINDS, JobKind, Prepared, register_kind
 from tests.engine.conftest import tiny_spec
 
 

@@ -15,7 +15,7 @@ from engine.config import BASELINES, BaselineSpec, SpecError
 from engine.data import load_dataset
 from engine.data.batches import num_batches
 from engine.imp import run_imp
-from engine.jobs.kinds import planned_levels
+from engine.jobs.kinds.run import planned_levels
 from engine.limits import epoch_levels
 from engine.plan import plan
 from engine.run_index import rebuild

@@ -23,7 +23,7 @@ from engine.jobs.worker import run_worker
 from engine.presets import preset
 from engine.store import Store, StoreError
 from engine.sweeps import list_sweeps, sweep_groups, sweep_table
-from tests.engine.test_worker import REPO, same_results, wait_for
+from tests.engine.jobs.test_worker import REPO, same_results, wait_for
 
 pytestmark = pytest.mark.slow
 SHRINK = ["--train-length", "3ep", "--prune-levels", "1", "--baselines-kinds", ""]

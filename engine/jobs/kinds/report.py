@@ -20,7 +20,7 @@ from typing import Any
 
 from engine import atomic, report_store
 from engine.config import SpecError
-from engine.jobs.queue import Job, JobKind, Prepared, register_kind
+from engine.jobs.records import Job, JobKind, Prepared, register_kind
 from engine.store import Store
 
 FIELDS = ("runs", "inputs")  # "inputs" is recorded at submit; a caller gives only "runs"

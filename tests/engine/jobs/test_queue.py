@@ -10,6 +10,7 @@ from engine.cli import main
 from engine.config import SpecError
 from engine.imp import run_imp
 from engine.jobs.queue import ENV, JobError, JobQueue, JobSettings
+from engine.jobs.triage import Ending
 from engine.jobs.worker import run_worker
 from engine.legacy import RETIRED
 from engine.store import Store
@@ -77,7 +78,7 @@ def test_cancel_queued_and_running_jobs(queue):
     queue.claim("w1")
     assert queue.cancel(running.id).status == "cancelling"
     assert queue.heartbeat(running.id, "w1") == "cancelling"
-    assert queue.mark_cancelled(running.id, "w1").status == "cancelled"
+    assert queue.settle(running.id, "w1", Ending("cancel")).status == "cancelled"
     again = queue.submit("test_record", {"n": 1})  # a cancelled job comes back as a new attempt
     assert (again.id, again.status, again.attempts) == (queued.id, "queued", 0)
 

@@ -1,24 +1,20 @@
-"""The built-in job kinds: "run" trains an IMP-WR run, "analysis" computes on stored results.
+"""The "run" job: train (or resume) an IMP-WR run and its baselines.
 
-Both are thin: validation is the spec's (or the analysis module's), execution is `run_imp`'s
-(or the analysis module's), so a job computes exactly what the CLI would.
+Thin on purpose: validation is the spec's and execution is `engine.imp`'s, so a job computes
+exactly what `python -m engine run` would.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from engine.config import RunSpec, SpecError
-from engine.jobs.queue import Job, JobKind, Prepared, register_kind
+from engine.config import RunSpec
+from engine.jobs.records import Job, JobKind, Prepared, register_kind
 from engine.plan import plan
 from engine.store import Store
-
-# --- run ------------------------------------------------------------------------------------
 
 
 def _prepare_run(store: Store, payload: dict[str, Any]) -> Prepared:
@@ -103,34 +99,3 @@ def _execute_run(job: Job, store: Store, device: Any, reporter: Any) -> dict[str
 
 
 register_kind(JobKind("run", _prepare_run, _execute_run, _run_is_stored))
-
-
-# --- analysis -------------------------------------------------------------------------------
-
-
-def _analysis_jobs() -> ModuleType:
-    try:
-        return importlib.import_module("engine.analysis.jobs")
-    except ModuleNotFoundError as e:
-        if e.name not in ("engine.analysis", "engine.analysis.jobs"):
-            raise
-        raise SpecError("kind", "analysis jobs are not available in this version") from None
-
-
-def _prepare_analysis(store: Store, payload: dict[str, Any]) -> Prepared:
-    from engine.bounds import check_analysis  # torch: loaded when an analysis is asked for
-
-    request = _analysis_jobs().normalize_request(store, payload)
-    check_analysis(store, request)
-    return Prepared(request, request, request.get("run_id"))
-
-
-def _execute_analysis(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
-    return _analysis_jobs().execute(store, job.payload, device, reporter)
-
-
-def _analysis_is_stored(store: Store, job: Job) -> bool:
-    return _analysis_jobs().is_stored(store, job.payload)
-
-
-register_kind(JobKind("analysis", _prepare_analysis, _execute_analysis, _analysis_is_stored))

@@ -14,12 +14,13 @@ import torch
 
 from engine.cli import main
 from engine.imp import run_imp
+from engine.jobs.embedded import ensure_embedded_worker
 from engine.jobs.queue import ENV, MODULES_ENV, JobQueue
-from engine.jobs.worker import ensure_embedded_worker, run_worker
+from engine.jobs.worker import run_worker
 from engine.store import Store
 from tests.engine.jobkinds import small_spec  # also registers the test_* kinds
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = "2"  # heartbeat timeout for worker processes started here
 
 
@@ -197,7 +198,7 @@ def test_embedded_worker_exits_when_its_parent_is_killed(tmp_path, spawn):
 
     script = (
         "import sys, time\n"
-        "from engine.jobs.worker import ensure_embedded_worker\n"
+        "from engine.jobs.embedded import ensure_embedded_worker\n"
         "h = ensure_embedded_worker(sys.argv[1], 'cpu')\n"
         "print(h.proc.pid, flush=True)\n"
         "time.sleep(600)\n"
