@@ -3,7 +3,9 @@
 import streamlit as st
 
 from app import auth, data, runstable, selection, ui
-from engine.jobs.queue import STATUSES
+from engine.jobs.queue import STATUSES, JobError
+from engine.jobs.removal import delete_run
+from engine.store import StoreError
 
 REFRESH_S = 2.0
 PENDING = "_delete"  # the row whose deletion awaits confirmation
@@ -40,13 +42,6 @@ with cols[3]:
     descending = ui.toggle("Descending", "desc", True)
 
 
-def delete_run(run_id: str) -> None:
-    for job in data.jobs():
-        if job.run_id == run_id or (job.payload or {}).get("run_id") == run_id:
-            data.queue().delete(job.id)
-    data.store().delete_run(run_id)
-
-
 def forget_delete() -> None:
     st.session_state.pop(PENDING, None)
 
@@ -58,7 +53,7 @@ def confirm_delete(row: dict) -> None:
             f"Delete run **{row['run_id']}**: its checkpoints, metrics, analyses and jobs. "
             "This cannot be undone."
         )
-        action = lambda: delete_run(row["run_id"])  # noqa: E731
+        action = lambda: delete_run(data.queue(), row["run_id"])  # noqa: E731
     else:
         st.write(f"Forget job **{row['id']}**? Results it stored stay in the store.")
         action = lambda: data.queue().delete(row["id"])  # noqa: E731
@@ -67,7 +62,11 @@ def confirm_delete(row: dict) -> None:
         "Delete", type="primary", icon=":material/delete:", key="confirm-delete"
     )
     if confirmed and auth.require("delete"):
-        action()
+        try:
+            action()
+        except (JobError, StoreError) as e:  # e.g. a job of the run started meanwhile
+            st.error(str(e), icon="⚠️")
+            return
         forget_delete()
         st.rerun()
     if right.button("Keep", key="keep"):

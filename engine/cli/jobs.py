@@ -1,4 +1,5 @@
-"""`python -m engine submit|jobs|cancel|delete`: queue work for the workers and follow it."""
+"""`python -m engine submit|jobs|cancel|delete`: queue work for the workers, follow it, and
+delete runs with their jobs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from engine.cli.display import console
 from engine.cli.specargs import add_spec_arguments, spec_from_args
 from engine.jobs.queue import Job, JobQueue
+from engine.jobs.removal import delete_run
 from engine.settings import store_root
 from engine.threads import worker_text
 
@@ -34,13 +36,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     jobs.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
     jobs.set_defaults(func=show_jobs)
 
-    for name, func, text in (
-        ("cancel", cancel_job, "Cancel a job (a running one stops within an epoch)."),
-        ("delete", delete_job, "Forget a job (a running one is stopped; stored results stay)."),
-    ):
-        p = sub.add_parser(name, help=text, description=text)
-        p.add_argument("job", help="Job id (see `jobs`).")
-        p.set_defaults(func=func)
+    text = "Cancel a job (a running one stops within an epoch)."
+    cancel = sub.add_parser("cancel", help=text, description=text)
+    cancel.add_argument("job", help="Job id (see `jobs`).")
+    cancel.set_defaults(func=cancel_job)
+
+    delete = sub.add_parser(
+        "delete",
+        help="Delete a run with its files and jobs, or forget one job.",
+        description="Delete a run: its folder (checkpoints, metrics, analyses, logs), its "
+        "index row and every job of it. A run with a running job is refused unless "
+        "--force. Given a job id instead, forget that job (its results stay).",
+    )
+    delete.add_argument("target", metavar="RUN_OR_JOB", help="Run id (see `ls`) or job id.")
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="Cancel the run's running jobs first and wait until they stop.",
+    )
+    delete.set_defaults(func=delete_cmd)
 
 
 def _queue(args: argparse.Namespace) -> JobQueue:
@@ -150,7 +164,13 @@ def cancel_job(args: argparse.Namespace) -> int:
     return 0
 
 
-def delete_job(args: argparse.Namespace) -> int:
-    _queue(args).delete(args.job)
-    console.print(f"job {args.job} deleted")
+def delete_cmd(args: argparse.Namespace) -> int:
+    queue = _queue(args)
+    if not queue.store.has_run(args.target) and queue.table.load(args.target) is not None:
+        queue.delete(args.target)
+        console.print(f"job {args.target} deleted")
+        return 0
+    gone = delete_run(queue, args.target, force=args.force)
+    files = "its folder and " if gone.files else ""
+    console.print(f"run {gone.run_id} deleted: {files}{len(gone.jobs)} job(s)")
     return 0
