@@ -1,7 +1,7 @@
 """Reports kept in the store: where the report of some runs lives, what it was built from, and
 the manifest that lists its files.
 
-The "report" job (`engine.jobs.report`) builds a report with `engine.figures.report` and
+The "report" job (`engine.jobs.kinds.report`) builds a report with `engine.figures.report` and
 publishes it here; the app's Report page only reads it (no statistics, no PNG or SVG rendering
 in the Streamlit process). A report of runs R lives under ``<store>/reports/<hash of R>/<hash
 of its inputs>/`` (`engine.paths.reports`), where the inputs are the stored result files of R

@@ -2,7 +2,7 @@
 SVG and CSV; each claim of the paper with its numbers, criterion and verdict) from stored
 results. Runs differing only in seed are aggregated as replicates. With --submit, a "report"
 job builds the same report in a worker and publishes it in the store, as the Report page's
-button does (`engine.jobs.report`)."""
+button does (`engine.jobs.kinds.report`)."""
 
 from __future__ import annotations
 
