@@ -31,12 +31,15 @@ from torch import Tensor, nn
 from engine.config import COMPILE_MODES, PRECISIONS
 
 GUARDED_STEPS = 3  # steps taken from a snapshot: each may (re)compile, and so fail
-# `auto` on a CPU compiles only a training of at least this many steps. Measured on 2 cores
-# (benchmarks/compile.py; README "Compiled steps"): compiling LeNet-300-100's step costs
-# ~30-60 s and saves under 1 ms a step; Conv-2's costs ~40-70 s and saves a few ms a step.
-# Neither repays its compile time within any run this tool trains on a CPU, so `auto` keeps
-# CPUs eager unless a training is longer than this.
-CPU_AUTO_MIN_STEPS = 1_000_000
+# `auto` on a CPU compiles only a training of at least this many steps. Measured on 2 shared
+# cores (benchmarks/compile.py, demo recipe, load 1.0-2.7; README "Compiled steps"): LeNet-
+# 300-100's step took 0.60 ms compiled against 1.45 ms eager, Conv-2's 5.0 against 11.0;
+# compiling cost 11-18 s cold (the first compile in a process, empty Inductor cache) and
+# 0.3-2.4 s for each later training. A cold compile is repaid after 16-20k LeNet steps or
+# ~2k Conv-2 steps; a later one after ~400 of either. At 20k steps a training repays the
+# worst cold compile measured: the paper's LeNet run (50k steps a level) compiles, the demo
+# (672 steps a training; 11 of them save ~6 s against ~17 s compiling) does not.
+CPU_AUTO_MIN_STEPS = 20_000
 BACKEND = "inductor"  # torch.compile's backend (a test swaps in one that fails)
 
 
@@ -189,6 +192,26 @@ class CompiledStepper(Stepper):
         for group in self.optimizer.param_groups:
             if isinstance(group["lr"], Tensor):
                 group["lr"] = float(group["lr"])
+
+
+class Guarded:
+    """A pure function through torch.compile, and itself from the first call that fails.
+
+    For products (engine.analysis.hvp), which change no state: a failed call is simply
+    taken again eagerly. `path` says which ran, and why when it fell back."""
+
+    def __init__(self, fn: Callable, mode: str | None = None):
+        self.fn, self.failed = fn, False
+        self.compiled = torch.compile(fn, backend=BACKEND, mode=mode, dynamic=False)
+        self.path = f"compiled ({BACKEND if isinstance(BACKEND, str) else 'custom'})"
+
+    def __call__(self, *args):
+        if not self.failed:
+            try:
+                return self.compiled(*args)
+            except Exception as e:  # any compiler error means: run eagerly
+                self.failed, self.path = True, f"eager (compile failed: {error_text(e)})"
+        return self.fn(*args)
 
 
 def error_text(error: BaseException) -> str:

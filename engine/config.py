@@ -221,8 +221,8 @@ class TrainSpec(SpecBase):
     compile: str = opt(
         "off",
         "Compile the training step with torch.compile (engine.compiled): off, on, or auto "
-        "(where it repays its compile time: CUDA, not a CPU run of this tool's lengths). "
-        "Falls back to eager if compiling fails. Not part of the run id.",
+        "(where it repays its compile time: on CUDA, and on a CPU for a training of 20k "
+        "steps or more). Falls back to eager if compiling fails. Not part of the run id.",
         COMPILE_MODES,
     )
     precision: str = opt(

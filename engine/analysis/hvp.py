@@ -16,6 +16,16 @@ Two ways to take a product, the same Hessian (they agree to float rounding):
   with the graph rebuilt), but it keeps *every* chunk's graph (ResNet-20: ~3 MB an image).
 ``"auto"`` picks ``"reverse"`` on a CPU when the data are one chunk (memory then stays
 bounded by `chunk_size` either way), ``"forward"`` otherwise.
+
+`compile=True` takes forward-mode products through torch.compile (engine.compiled.Guarded:
+one graph for the batch of tangents, eager again if compiling fails; `compiled` says which
+ran). Reverse mode differentiates a gradient graph again, and a compiled backward cannot be
+(double backward through a compiled loss did not connect, torch 2.14).
+On a CPU it does not beat the reverse mode `auto` picks there (LeNet-300-100, 1,000
+images, one thread, two runs of benchmarks/compile.py: 15.9-21.2 ms a product compiled,
+17.8-30.2 eager forward, 14.9-21.3 eager reverse, after 12-13 s compiling), so nothing
+turns it on there. Products never run
+under autocast: a caller's bf16 region stops here.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from engine.compiled import Guarded
 from engine.models import prunable_names
 
 MODES = ("auto", "forward", "reverse")
@@ -140,6 +151,7 @@ class HessianOperator:
         mode: str = "auto",
         device: torch.device | str | None = None,
         batch: int = 8,
+        compile: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -167,6 +179,9 @@ class HessianOperator:
             one_chunk = len(self.chunks) == 1
             mode = "reverse" if self.device.type == "cpu" and one_chunk else "forward"
         self.mode = mode
+        self._forward_hv = self._forward_products
+        if compile and mode == "forward":
+            self._forward_hv = Guarded(self._forward_products)
         self.n_examples = len(x)
         self.batch = batch
         self.n_hvp = 0
@@ -209,6 +224,10 @@ class HessianOperator:
                 for i in range(len(parts[0]))
             ]
             return [torch.stack(per_leaf) for per_leaf in zip(*rows, strict=True)]
+        return self._forward_hv(tangents)
+
+    def _forward_products(self, tangents: dict[str, Tensor]) -> list[Tensor]:
+        """Forward-over-reverse: `vmap` of `jvp` of `grad`, summed over the chunks."""
         total = None
         for xb, yb in self.chunks:
             loss_grad = grad(lambda p, xb=xb, yb=yb: self.loss(p, xb, yb))
@@ -223,12 +242,18 @@ class HessianOperator:
         """
         vectors = vectors.to(self.device, self.dtype)
         out = []
-        with no_tf32(self.device):
+        with no_tf32(self.device), torch.autocast(self.device.type, enabled=False):
             for rows in vectors.split(self.batch):
                 hv = self._hvp_block(self.coords.unpack(rows))
                 out.append(self.coords.pack(dict(zip(self.coords.shapes, hv, strict=True))))
         self.n_hvp += len(vectors)
         return torch.cat(out)
+
+    @property
+    def compiled(self) -> str:
+        """Which product ran: eager, compiled, or eager after a failed compile (and why)."""
+        forward = self._forward_hv
+        return forward.path if isinstance(forward, Guarded) else "eager"
 
     def matvec(self, v: Tensor) -> Tensor:
         """`H v` restricted to the unpruned coordinates; `v` packed, any dtype or device."""

@@ -7,10 +7,12 @@ import torch
 
 from engine import compiled as C
 from engine import masks as M
+from engine.analysis.hvp import HessianOperator
 from engine.config import TrainSpec
 from engine.data import load_dataset
 from engine.models import build_model, prunable_names
 from engine.store import LevelDir
+from engine.summaries import format_epoch
 from engine.train import MaskedParams, make_optimizer, train_level
 
 CPU = torch.device("cpu")
@@ -78,7 +80,7 @@ def test_a_failed_compile_falls_back_to_eager_and_says_why(tmp_path, monkeypatch
             events.append(fields.get("step_path"))
 
         def epoch_done(self, row):
-            events.append(row["step"])
+            events.append(format_epoch("on level 0", row))
 
         def cancelled(self):
             return False
@@ -97,7 +99,8 @@ def test_a_failed_compile_falls_back_to_eager_and_says_why(tmp_path, monkeypatch
     assert failed.step.kind == "eager"
     assert "compile failed" in failed.step.reason and "no backend today" in failed.step.reason
     assert all(torch.equal(failed.state[k], off.state[k]) for k in off.state)
-    assert events[-1] == failed.step.describe()  # the epoch line says which step ran
+    assert events[0] == failed.step.describe()  # the job's progress says which step ran
+    assert events[-1].endswith(f"; step {failed.step.describe()}")  # and the epoch line
 
 
 def test_bf16_autocasts_the_forward_and_keeps_fp32_weights():
@@ -120,6 +123,39 @@ def test_bf16_autocasts_the_forward_and_keeps_fp32_weights():
             assert torch.all(net.state_dict()[k][m == 0] == 0), k
         losses[precision] = loss.item()
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-2)  # bf16: 8 bits of mantissa
+
+
+def _operator(**kw):
+    data, model, mask = _setup()
+    x, y = data.train_x[:64], data.train_y[:64]
+    return HessianOperator(model, model.state_dict(), mask, x, y, mode="forward", **kw)
+
+
+def test_hessian_products_never_run_in_bf16():
+    """A caller's bf16 autocast stops at the operator: its products are fp32's, bit for bit."""
+    op = _operator()
+    v = op.random_vector(torch.Generator().manual_seed(0))
+    plain = op.matvec(v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = op.matvec(v)
+    assert inside.dtype == torch.float32 and torch.equal(inside, plain)
+
+
+@pytest.mark.slow
+def test_compiled_products_match_eager_or_fall_back(monkeypatch):
+    """Compiled forward-mode products agree with eager ones to float rounding; with a
+    backend that fails, the operator says so and gives the eager products exactly."""
+    eager = _operator()
+    vectors = torch.randn(3, eager.dim, generator=torch.Generator().manual_seed(1))
+    ref = eager.matmat(vectors)
+    compiled = _operator(compile=True)
+    out = compiled.matmat(vectors)
+    assert compiled.compiled == "compiled (inductor)" and eager.compiled == "eager"
+    assert (out - ref).abs().max().item() <= 1e-5 * ref.abs().max().item()
+    monkeypatch.setattr(C, "BACKEND", _failing_backend)
+    failing = _operator(compile=True)
+    assert torch.equal(failing.matmat(vectors), ref)
+    assert "compile failed" in failing.compiled and "no backend today" in failing.compiled
 
 
 @pytest.mark.slow
