@@ -15,45 +15,44 @@ import pandas as pd
 from rich.table import Table
 
 from engine.analysis import jobs, registry, tables
+from engine.analysis.options import Option
 from engine.bounds import check_analysis
+from engine.cli.args import DEVICE, RUN, Arg, arg, command, flag, submit
 from engine.cli.display import console, make_progress
 from engine.settings import store_root
 from engine.store import Store
 
 
-def _flag(name: str) -> list[str]:
-    flags = [f"--{name.replace('_', '-')}"]
-    return [*flags, "--branch"] if name == "branches" else flags
+def _option(name: str, opt: Option) -> Arg:
+    """A registered analysis option as a flag (`branches` also answers to --branch)."""
+    names = [f"--{name.replace('_', '-')}", *(["--branch"] if name == "branches" else [])]
+    one_of = f" One of: {', '.join(opt.choices)}." if opt.choices else ""
+    default = f" Default: {opt.shown_default}." if opt.default is not None else ""
+    users = ", ".join(registry.users(name))
+    return arg(*names, dest=name, metavar="V", help=f"{opt.help}{one_of}{default} For: {users}.")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "analyze",
+        main,
+        RUN,
+        arg(
+            "--what",
+            required=True,
+            help=f"Analyses, comma-separated: {', '.join(registry.names())}.",
+        ),
+        *(_option(name, opt) for name, opt in registry.options().items()),
+        DEVICE,
+        submit("Queue a job for a worker instead."),
+        flag("--json", help="Print the result tables as JSON."),
         help="Analyse a stored run (distances, spectra, interpolation, ...).",
         description="Compute analyses of a stored run in this process, or queue them for a "
         "worker with --submit. Results are cached: asking again recomputes nothing.\n\n"
         + "\n".join(f"  {a.name}: {a.help}" for a in registry.all()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run", help="Run id (see `ls`).")
-    p.add_argument(
-        "--what",
-        required=True,
-        help=f"Analyses, comma-separated: {', '.join(registry.names())}.",
-    )
-    for name, opt in registry.options().items():
-        one_of = f" One of: {', '.join(opt.choices)}." if opt.choices else ""
-        default = f" Default: {opt.shown_default}." if opt.default is not None else ""
-        p.add_argument(
-            *_flag(name),
-            dest=name,
-            metavar="V",
-            help=f"{opt.help}{one_of}{default} For: {', '.join(registry.users(name))}.",
-        )
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
-    p.add_argument("--submit", action="store_true", help="Queue a job for a worker instead.")
-    p.add_argument("--json", action="store_true", help="Print the result tables as JSON.")
-    p.set_defaults(func=main)
 
 
 def requests(args: argparse.Namespace) -> list[dict[str, Any]]:

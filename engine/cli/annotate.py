@@ -6,22 +6,17 @@ from __future__ import annotations
 import argparse
 
 from engine import annotations
+from engine.cli.args import RUN, arg, command
 from engine.cli.display import console
 from engine.settings import store_root
 from engine.store import Store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    tag = sub.add_parser("tag", help="Add (+name) or remove (-name) tags of a run.")
-    tag.add_argument("run", help="Run id (see `ls`).")
-    tag.add_argument(
-        "changes", nargs=argparse.REMAINDER, help="+name adds a tag, -name removes one."
-    )
-    tag.set_defaults(func=tag_run)
-    note = sub.add_parser("note", help="Set a run's note (an empty text clears it).")
-    note.add_argument("run", help="Run id (see `ls`).")
-    note.add_argument("text", help="The note, one quoted argument.")
-    note.set_defaults(func=note_run)
+    changes = arg("changes", nargs=argparse.REMAINDER, help="+name adds a tag, -name removes one.")
+    command(sub, "tag", tag_run, RUN, changes, help="Add (+name) or remove (-name) tags of a run.")
+    text = arg("text", help="The note, one quoted argument.")
+    command(sub, "note", note_run, RUN, text, help="Set a run's note (an empty text clears it).")
 
 
 def _show(run_id: str, value: annotations.Annotations) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.cli.args import arg, command
 from engine.cli.display import console
 from engine.fsck import DAMAGED, check
 from engine.settings import store_root
@@ -11,8 +12,11 @@ from engine.store import Store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "fsck",
+        main,
+        arg("run", nargs="?", help="Run id (default: every run in the store)."),
         help="Check stored files against their hashes (every run, or one).",
         description="Check every finished level's files against the sha256 its done.json "
         "records, every analysis result against its own, and list temporary files left by "
@@ -20,8 +24,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Running (or submitting) a damaged run again retrains exactly its damaged levels; a "
         "damaged analysis result is computed again when next requested.",
     )
-    p.add_argument("run", nargs="?", help="Run id (default: every run in the store).")
-    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

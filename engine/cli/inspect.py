@@ -7,6 +7,7 @@ import json
 
 from rich.table import Table
 
+from engine.cli.args import JSON, RUN, command
 from engine.cli.display import console
 from engine.results import level_summaries
 from engine.settings import store_root
@@ -15,12 +16,8 @@ from engine.summaries import summary_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    ls = sub.add_parser("ls", help="List stored runs.")
-    ls.set_defaults(func=list_runs)
-    show = sub.add_parser("show", help="Show a run's spec and per-level summary.")
-    show.add_argument("run", help="Run id (see `ls`).")
-    show.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
-    show.set_defaults(func=show_run)
+    command(sub, "ls", list_runs, help="List stored runs.")
+    command(sub, "show", show_run, RUN, JSON, help="Show a run's spec and per-level summary.")
 
 
 def list_runs(args: argparse.Namespace) -> int:

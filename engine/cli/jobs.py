@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
+from engine.cli.args import JSON, OWNER, arg, command, flag
 from engine.cli.display import console
 from engine.cli.specargs import add_spec_arguments, spec_from_args
 from engine.jobs.queue import Job, JobQueue
@@ -21,40 +22,44 @@ LOG_TAIL = 20
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    submit = sub.add_parser(
+    command(
+        sub,
         "submit",
+        submit_job,
+        add_spec_arguments,
+        OWNER,
         help="Queue a run for a worker (same flags as `run`).",
         description="Queue a run; a worker (`python -m engine worker`) trains it. Submitting "
         "the same spec again returns the existing job, never a second computation.",
     )
-    add_spec_arguments(submit)
-    submit.add_argument("--owner", default="", help="Who asked (shown in `jobs`).")
-    submit.set_defaults(func=submit_job)
-
-    jobs = sub.add_parser("jobs", help="List jobs with status, progress and ETA, or show one.")
-    jobs.add_argument("job", nargs="?", help="Show this job's details, error and log tail.")
-    jobs.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
-    jobs.set_defaults(func=show_jobs)
-
+    command(
+        sub,
+        "jobs",
+        show_jobs,
+        arg("job", nargs="?", help="Show this job's details, error and log tail."),
+        JSON,
+        help="List jobs with status, progress and ETA, or show one.",
+    )
     text = "Cancel a job (a running one stops within an epoch)."
-    cancel = sub.add_parser("cancel", help=text, description=text)
-    cancel.add_argument("job", help="Job id (see `jobs`).")
-    cancel.set_defaults(func=cancel_job)
-
-    delete = sub.add_parser(
+    command(
+        sub,
+        "cancel",
+        cancel_job,
+        arg("job", help="Job id (see `jobs`)."),
+        help=text,
+        description=text,
+    )
+    command(
+        sub,
         "delete",
+        delete_cmd,
+        arg("target", metavar="RUN_OR_JOB", help="Run id (see `ls`) or job id."),
+        flag("--force", help="Cancel the run's running jobs first and wait until they stop."),
         help="Delete a run with its files and jobs, or forget one job.",
         description="Delete a run: its folder (checkpoints, metrics, analyses, logs), its "
         "index row and every job of it. A run with a running job is refused unless "
         "--force. Given a job id instead, forget that job (its results stay).",
     )
-    delete.add_argument("target", metavar="RUN_OR_JOB", help="Run id (see `ls`) or job id.")
-    delete.add_argument(
-        "--force",
-        action="store_true",
-        help="Cancel the run's running jobs first and wait until they stop.",
-    )
-    delete.set_defaults(func=delete_cmd)
 
 
 def _queue(args: argparse.Namespace) -> JobQueue:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.cli.args import arg, command, flag, submit
 from engine.cli.display import console
 from engine.config import SpecError
 from engine.reproduce import default_seeds, parse_seeds, run_ids
@@ -16,27 +17,26 @@ from engine.store import Store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "report",
+        main,
+        arg("runs", nargs="*", help="Run ids (see `ls`)."),
+        arg("--experiment", help="A `reproduce` experiment: use its runs for --seeds."),
+        arg(
+            "--seeds", default=None, help="Seeds of --experiment (default: those `reproduce` uses)."
+        ),
+        flag("--smoke", help="The --experiment's smoke runs."),
+        arg("--out", help="Folder to write the report into."),
+        submit(
+            "Queue a report job instead: a worker publishes it in the store (the Report page "
+            "shows it)."
+        ),
         help="Render the reproduction report (figures, claims, verdicts) from stored results.",
         description="Write report.md, every figure family of the paper as PNG, SVG and CSV, "
         "and each claim's numbers as CSV. Name runs, or pick a reproduce experiment's runs "
         "with --experiment and --seeds.",
     )
-    p.add_argument("runs", nargs="*", help="Run ids (see `ls`).")
-    p.add_argument("--experiment", help="A `reproduce` experiment: use its runs for --seeds.")
-    p.add_argument(
-        "--seeds", default=None, help="Seeds of --experiment (default: those `reproduce` uses)."
-    )
-    p.add_argument("--smoke", action="store_true", help="The --experiment's smoke runs.")
-    p.add_argument("--out", help="Folder to write the report into.")
-    p.add_argument(
-        "--submit",
-        action="store_true",
-        help="Queue a report job instead: a worker publishes it in the store (the Report page "
-        "shows it).",
-    )
-    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from engine.cli.args import DEVICE, Arg, arg, command, flag, submit
 from engine.cli.display import ProgressReporter, console, make_progress
 from engine.presets import REPRODUCE
 from engine.reproduce import (
@@ -23,52 +24,47 @@ from engine.store import Store
 from engine.work_plan import DEFAULT_TFLOPS, describe, plan_work
 
 
+def _per_experiment(name: str, what: str) -> Arg:
+    """A Hessian setting whose default each experiment sets (`HESSIAN_DEFAULTS`)."""
+    defaults = ", ".join(f"{n} {d[name]}" for n, d in HESSIAN_DEFAULTS.items())
+    return arg(
+        f"--{name}", type=int, default=None, help=f"{what} (default per experiment: {defaults})."
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "reproduce",
+        main,
+        arg("experiment", choices=list(REPRODUCE), help="Which experiment."),
+        arg(
+            "--seeds",
+            default=None,
+            help="Seeds, comma-separated (default: 0-4 for the mnist5k experiments, 0,1,2 else).",
+        ),
+        _per_experiment("k", "Top Hessian eigenvalues per point"),
+        _per_experiment("subset", "Training examples for the Hessian and trajectory losses"),
+        DEVICE,
+        submit("Queue one job per seed instead."),
+        flag("--plan", help="Print the planned work and stop."),
+        flag(
+            "--smoke",
+            help="One short level of the experiment on synthetic data of its shape (a CPU check "
+            "of the pipeline; its runs are separate from the experiment's).",
+        ),
+        arg(
+            "--gpu-tflops",
+            type=float,
+            default=DEFAULT_TFLOPS,
+            help="Sustained TFLOP/s assumed by the GPU-hour estimate "
+            f"(default {DEFAULT_TFLOPS:g}).",
+        ),
         help="Train and analyse one experiment of the paper for several seeds.",
         description="Train one `reproduce` experiment per seed (resuming what is stored), then "
         "compute every analysis behind Figures 1-5; `report` renders them. Experiments: "
         + "; ".join(f"{k}: {v[0]}" for k, v in REPRODUCE.items()),
     )
-    p.add_argument("experiment", choices=list(REPRODUCE), help="Which experiment.")
-    p.add_argument(
-        "--seeds",
-        default=None,
-        help="Seeds, comma-separated (default: 0-4 for the mnist5k experiments, 0,1,2 else).",
-    )
-    p.add_argument(
-        "--k",
-        type=int,
-        default=None,
-        help="Top Hessian eigenvalues per point (default per experiment: "
-        + ", ".join(f"{n} {d['k']}" for n, d in HESSIAN_DEFAULTS.items())
-        + ").",
-    )
-    p.add_argument(
-        "--subset",
-        type=int,
-        default=None,
-        help="Training examples for the Hessian and trajectory losses (default per experiment: "
-        + ", ".join(f"{n} {d['subset']}" for n, d in HESSIAN_DEFAULTS.items())
-        + ").",
-    )
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
-    p.add_argument("--submit", action="store_true", help="Queue one job per seed instead.")
-    p.add_argument("--plan", action="store_true", help="Print the planned work and stop.")
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="One short level of the experiment on synthetic data of its shape (a CPU check "
-        "of the pipeline; its runs are separate from the experiment's).",
-    )
-    p.add_argument(
-        "--gpu-tflops",
-        type=float,
-        default=DEFAULT_TFLOPS,
-        help=f"Sustained TFLOP/s assumed by the GPU-hour estimate (default {DEFAULT_TFLOPS:g}).",
-    )
-    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from engine.cli.args import DEVICE, command, flag
 from engine.cli.display import ProgressReporter, console, make_progress
 from engine.cli.specargs import add_spec_arguments, spec_from_args
 from engine.imp import run_imp
@@ -14,16 +15,17 @@ from engine.summaries import summary_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "run",
+        main,
+        add_spec_arguments,
+        DEVICE,
+        flag("-v", "--verbose", help="Print a line per epoch."),
         help="Train a run now (resumes if it was started before).",
         description="Train an IMP-WR run and its baselines; re-running the same "
         "spec resumes it and never redoes finished levels.",
     )
-    add_spec_arguments(p)
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
-    p.add_argument("-v", "--verbose", action="store_true", help="Print a line per epoch.")
-    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

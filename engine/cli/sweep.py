@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from engine.cli.args import JSON, OWNER, arg, command, flag
 from engine.cli.display import console
 from engine.cli.specargs import add_spec_arguments, flag_values
 from engine.cluster import BACKENDS, DEVICES, load_cluster_config, require_ray, shared_store_path
@@ -21,66 +22,68 @@ from engine.sweeps import expand_grid, list_sweeps, load_grid, load_sweep, submi
 ENDED = ("done", "failed", "cancelled", "deleted")
 
 
-def _ray_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+RAY_FLAGS = (
+    arg(
         "--address",
         default=None,
         help="Ray head to connect to, e.g. 10.0.0.1:6379, or auto (the cluster this node "
         "belongs to). Default: <store>/cluster.toml, $IMP_LAB_RAY_ADDRESS, else a Ray "
         "instance started on this machine.",
-    )
-    p.add_argument(
+    ),
+    arg(
         "--device",
         choices=DEVICES,
         default=None,
         help="What each Ray task asks for: one GPU (cuda) or one CPU; auto: a GPU when the "
         "cluster has any.",
-    )
+    ),
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    sweep = sub.add_parser(
+    command(
+        sub,
         "sweep",
+        run_sweep,
+        arg("--grid", required=True, help="Grid file (.toml or .json)."),
+        arg("--seeds", default=None, help="Comma-separated seeds (replace the file's)."),
+        add_spec_arguments,
+        OWNER,
+        flag("--dry-run", help="Validate and list the runs; queue nothing."),
+        arg(
+            "--backend",
+            choices=BACKENDS,
+            default=None,
+            help="local (default): queue for local workers and return. ray: queue, then "
+            "dispatch the queue to Ray until the sweep ends (Ctrl-C gives running jobs back to "
+            "the queue).",
+        ),
+        *RAY_FLAGS,
         help="Queue a grid of runs (seeds x spec fields) from a grid file.",
         description="Expand a grid file (base spec, seeds, fields to vary) into runs, "
         "validate all of them, queue them and record the sweep so the dashboard overlays "
         "each group's seeds as a mean with a band. Submitting the same grid again resumes it. "
         "Spec flags fix a field in every run; --preset/--config replace the file's base.",
     )
-    sweep.add_argument("--grid", required=True, help="Grid file (.toml or .json).")
-    sweep.add_argument("--seeds", default=None, help="Comma-separated seeds (replace the file's).")
-    add_spec_arguments(sweep)
-    sweep.add_argument("--owner", default="", help="Who asked (shown in `jobs`).")
-    sweep.add_argument(
-        "--dry-run", action="store_true", help="Validate and list the runs; queue nothing."
+    command(
+        sub,
+        "sweeps",
+        show_sweeps,
+        arg("sweep", nargs="?", help="Show this sweep's groups and runs."),
+        JSON,
+        help="List sweeps, or show one's groups and job states.",
     )
-    sweep.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=None,
-        help="local (default): queue for local workers and return. ray: queue, then dispatch "
-        "the queue to Ray until the sweep ends (Ctrl-C gives running jobs back to the queue).",
-    )
-    _ray_flags(sweep)
-    sweep.set_defaults(func=run_sweep)
-
-    show = sub.add_parser("sweeps", help="List sweeps, or show one's groups and job states.")
-    show.add_argument("sweep", nargs="?", help="Show this sweep's groups and runs.")
-    show.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
-    show.set_defaults(func=show_sweeps)
-
-    dispatch = sub.add_parser(
+    command(
+        sub,
         "ray-dispatch",
+        run_dispatcher,
+        *RAY_FLAGS,
+        flag("--exit-when-idle", help="Exit once nothing is queued or running."),
         help="Run the store's queued jobs as Ray tasks on a cluster until stopped.",
         description="Turn every queued job (from `submit`, `sweep` or the app) into a Ray "
         "task asking for one GPU (or CPU); progress, errors and cancels go through the "
         "store's queue as with local workers. SIGTERM or Ctrl-C give running jobs back.",
     )
-    _ray_flags(dispatch)
-    dispatch.add_argument(
-        "--exit-when-idle", action="store_true", help="Exit once nothing is queued or running."
-    )
-    dispatch.set_defaults(func=run_dispatcher)
 
 
 def _seeds(text: str | None) -> tuple[int, ...] | None:

@@ -4,41 +4,43 @@ from __future__ import annotations
 
 import argparse
 
+from engine.cli.args import DEVICE, arg, command
 from engine.jobs.queue import ENV
 from engine.settings import store_root
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    command(
+        sub,
         "worker",
+        main,
+        DEVICE,
+        arg("--max-jobs", type=int, default=None, help="Exit after running N jobs."),
+        arg(
+            "--poll-interval",
+            type=float,
+            default=None,
+            help=f"Seconds between claims while idle (default ${ENV['poll_interval']} or 0.25).",
+        ),
+        arg(
+            "--heartbeat-timeout",
+            type=float,
+            default=None,
+            help="Seconds without a heartbeat before a running job is requeued "
+            f"(default ${ENV['heartbeat_timeout']} or 30).",
+        ),
+        arg("--worker-id", default=None, help="Name shown in `jobs` (default host-pid)."),
+        arg(
+            "--parent-pid",
+            type=int,
+            default=None,
+            help="Exit when this process ends (the app's embedded worker uses it).",
+        ),
         help="Run queued jobs (one at a time) until stopped.",
         description="Claim jobs from the store's queue and run them one at a time. Start one "
         "worker per GPU, and CPU workers beside them if you like; they share the queue safely. "
         "Ctrl-C or SIGTERM gives the running job back to the queue.",
     )
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
-    p.add_argument("--max-jobs", type=int, default=None, help="Exit after running N jobs.")
-    p.add_argument(
-        "--poll-interval",
-        type=float,
-        default=None,
-        help=f"Seconds between claims while idle (default ${ENV['poll_interval']} or 0.25).",
-    )
-    p.add_argument(
-        "--heartbeat-timeout",
-        type=float,
-        default=None,
-        help="Seconds without a heartbeat before a running job is requeued "
-        f"(default ${ENV['heartbeat_timeout']} or 30).",
-    )
-    p.add_argument("--worker-id", default=None, help="Name shown in `jobs` (default host-pid).")
-    p.add_argument(
-        "--parent-pid",
-        type=int,
-        default=None,
-        help="Exit when this process ends (the app's embedded worker uses it).",
-    )
-    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
