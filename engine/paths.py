@@ -13,7 +13,9 @@ for its runs), so the layout on disk is written down once and every reader and w
     <root>/logs/<job_id>.log, worker-<id>.log   (jobs of no run, and workers)
     <root>/sweeps/<sweep_id>.json
     <root>/reports/                             (published reports)
-    <root>/app/analyse_after.json               (the dashboard's own records)
+    <root>/trash/<run_id>.<ns>/                 (a deleted run's folder on its way out)
+    <root>/app/analyse_after.json               (an old app's list of first looks: a worker
+                                                 reads it once, to follow-ups, and removes it)
 
 The functions only join names: checking that a run id or a tag is safe to use as a folder
 name is `engine.store.check_name`'s job, done by the callers that take names from outside.
@@ -22,6 +24,7 @@ Changing a name here moves data on disk, which a stored run written before would
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 # Folders of a run that are not branches.
@@ -32,31 +35,29 @@ LEVEL = "level_{:02d}"
 LEVEL_GLOB = "level_[0-9][0-9]"
 
 
+def _place(name: str, doc: str | None = None) -> Callable[[Path], Path]:
+    """The function naming `name` inside a folder: most places are one name in a folder."""
+
+    def place(folder: Path) -> Path:
+        return folder / name
+
+    place.__doc__ = doc
+    return place
+
+
 # --- the store ------------------------------------------------------------------------------
-def runs(root: Path) -> Path:
-    return root / "runs"
-
-
-def index(root: Path) -> Path:
-    """The run index's folder (`engine.run_index`)."""
-    return root / "index"
-
-
-def index_db(index_dir: Path) -> Path:
-    return index_dir / "runs.sqlite3"
-
-
-def jobs(root: Path) -> Path:
-    """The job queue's folder (`engine.jobs.table`)."""
-    return root / "jobs"
-
-
-def queue_db(jobs_dir: Path) -> Path:
-    return jobs_dir / "queue.sqlite3"
-
-
-def logs(root: Path) -> Path:
-    return root / LOGS
+runs = _place("runs")
+index = _place("index", "The run index's folder (`engine.run_index`).")
+index_db = _place("runs.sqlite3", "The run index in its folder (`index`).")
+jobs = _place("jobs", "The job queue's folder (`engine.jobs.table`).")
+queue_db = _place("queue.sqlite3", "The job queue in its folder (`jobs`).")
+logs = _place(LOGS)
+sweeps = _place("sweeps")
+reports = _place("reports")
+trash = _place(
+    "trash", "Deleted runs' folders, renamed here before removal (`engine.jobs.removal`)."
+)
+app = _place("app", "The dashboard's own records (never read by the engine's runs).")
 
 
 def worker_log(root: Path, worker_id: str) -> Path:
@@ -68,24 +69,12 @@ def job_log(root: Path, job_id: str, run_id: str | None = None) -> Path:
     return (logs(root) if run_id is None else run_logs(run(root, run_id))) / f"{job_id}.log"
 
 
-def sweeps(root: Path) -> Path:
-    return root / "sweeps"
-
-
 def sweep(root: Path, sweep_id: str) -> Path:
     return sweeps(root) / f"{sweep_id}.json"
 
 
-def reports(root: Path) -> Path:
-    return root / "reports"
-
-
-def app(root: Path) -> Path:
-    """The dashboard's own records (never read by the engine's runs)."""
-    return root / "app"
-
-
 def analyse_after(root: Path) -> Path:
+    """The runs an older app had yet to analyse; `engine.jobs.follow_ups` adopts them once."""
     return app(root) / "analyse_after.json"
 
 
@@ -94,16 +83,10 @@ def run(root: Path, run_id: str) -> Path:
     return runs(root) / run_id
 
 
-def spec(run_dir: Path) -> Path:
-    return run_dir / "spec.json"
-
-
-def annotations(run_dir: Path) -> Path:
-    return run_dir / "annotations.json"
-
-
-def run_logs(run_dir: Path) -> Path:
-    return run_dir / LOGS
+spec = _place("spec.json")
+annotations = _place("annotations.json")
+run_logs = _place(LOGS, "The logs of the run's jobs (`job_log`).")
+analyses = _place(ANALYSES)
 
 
 def branch(run_dir: Path, name: str) -> Path:
@@ -130,10 +113,6 @@ def rewind(run_dir: Path) -> Path:
     return branch(run_dir, "imp") / "rewind.pt"
 
 
-def analyses(run_dir: Path) -> Path:
-    return run_dir / ANALYSES
-
-
 def analysis(run_dir: Path, kind: str, key: str) -> Path:
     return analyses(run_dir) / f"{kind}-{key}.json"
 
@@ -144,26 +123,11 @@ def copy(run_dir: Path, name: str) -> Path:
 
 
 # --- a level (a folder returned by `level` or `copy`) ---------------------------------------
-def mask(level_dir: Path) -> Path:
-    return level_dir / "mask.pt"
-
-
-def metrics(level_dir: Path) -> Path:
-    return level_dir / "metrics.csv"
-
-
-def done(level_dir: Path) -> Path:
-    """The record that finishes a level and vouches for its files (`engine.integrity`)."""
-    return level_dir / "done.json"
-
-
-def state(level_dir: Path) -> Path:
-    """The resume point of an unfinished level."""
-    return level_dir / "state.pt"
-
-
-def checkpoints(level_dir: Path) -> Path:
-    return level_dir / "checkpoints"
+mask = _place("mask.pt")
+metrics = _place("metrics.csv")
+done = _place("done.json", "What finishes a level and vouches for its files (`engine.integrity`).")
+state = _place("state.pt", "The resume point of an unfinished level.")
+checkpoints = _place("checkpoints")
 
 
 def checkpoint(level_dir: Path, tag: str) -> Path:

@@ -18,10 +18,9 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from engine import paths
 from engine.jobs.queue import CLAIMED, Job, JobError, JobQueue
 from engine.store import StoreError, check_name
-
-TRASH = "trash"  # under the store root: deleted run folders on their way out
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def delete_run(
     if force:
         wait_s = 2 * queue.settings.heartbeat_timeout if wait_s is None else wait_s
         _stop_jobs(queue, run_id, wait_s)
-    trash = queue.root / TRASH / f"{run_id}.{time.time_ns()}"
+    trash = paths.trash(queue.root) / f"{run_id}.{time.time_ns()}"
     with queue.table.transaction():
         jobs = jobs_of(queue, run_id)
         held = [j for j in jobs if j.status in CLAIMED]

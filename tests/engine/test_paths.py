@@ -35,6 +35,7 @@ def test_each_place_is_where_stores_have_it() -> None:
         paths.queue_db(paths.jobs(ROOT)): "s/jobs/queue.sqlite3",
         paths.sweep(ROOT, "sw"): "s/sweeps/sw.json",
         paths.reports(ROOT): "s/reports",
+        paths.trash(ROOT): "s/trash",
         paths.analyse_after(ROOT): "s/app/analyse_after.json",
     }
     assert [p.as_posix() for p in named] == list(named.values())
