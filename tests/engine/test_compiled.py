@@ -8,7 +8,7 @@ import torch
 from engine import compiled as C
 from engine import masks as M
 from engine.analysis.hvp import HessianOperator
-from engine.config import TrainSpec
+from engine.config import RunSpec, TrainSpec
 from engine.data import load_dataset
 from engine.models import build_model, prunable_names
 from engine.store import LevelDir
@@ -37,6 +37,14 @@ def _train(tmp_path, name, spec, seed=0):
     data, model, mask = _setup(seed)
     lv = LevelDir(tmp_path / name)
     return train_level(model, mask, data, spec, lv, data_seed=0), lv, mask
+
+
+def test_compiling_keeps_the_run_id_and_bf16_changes_it():
+    spec = RunSpec()
+    compiled = spec.replace(train=spec.train.replace(compile="on"))
+    bf16 = spec.replace(train=spec.train.replace(precision="bf16"))
+    assert compiled.run_id == spec.run_id != bf16.run_id
+    assert "compile" not in spec.identity()["train"]
 
 
 def test_choose_follows_the_setting_the_device_and_the_length(monkeypatch):
