@@ -106,6 +106,25 @@ def options_form(what: str, runs: list[str], key: str) -> None:
             st.rerun()
 
 
+def section(
+    title: str, caption: str, table: str, runs: list[str], all_jobs: list[Job]
+) -> pd.DataFrame:
+    """A page's section for one analysis table: its heading, what it shows, then the table
+    with the state of its analysis (`analysis_table`)."""
+    st.subheader(title)
+    st.caption(caption)
+    return analysis_table(table, runs, all_jobs)
+
+
+def stop_until_trained(frame: pd.DataFrame, unit: str) -> None:
+    """Stop a page that has nothing to show before the chosen runs have trained a `unit`."""
+    if frame.empty:
+        st.info(
+            f"No {unit} has finished yet for the chosen runs; this page fills in as they train."
+        )
+        st.stop()
+
+
 def table_sections(page: str, runs: list[str], all_jobs: list[Job]) -> None:
     """A section per analysis shown on `page` without a chart of its own: its help and its
     tables (with the usual compute buttons), so a newly registered analysis has a place."""
@@ -162,11 +181,14 @@ def _level_or_all(text: str) -> Any:
     return text if text == ALL else int(text)
 
 
-def choose_level(frame: pd.DataFrame, key: str) -> int | None:
-    """One of the table's levels, picked in a select box, or None for all of them."""
-    levels = distinct(frame, "level", int)
-    level = choose("Level", key, [ALL, *levels], ALL, cast=_level_or_all)
-    return None if level == ALL else level
+def pick_level(
+    frame: pd.DataFrame, key: str, levels: pd.Series | None = None
+) -> tuple[int | None, pd.DataFrame]:
+    """One of the table's levels picked in a select box (None for all of them), and the rows
+    shown for it. `levels` is each row's level where it is not the "level" column."""
+    levels = frame["level"] if levels is None else levels
+    level = choose("Level", key, [ALL, *sorted({int(v) for v in levels})], ALL, cast=_level_or_all)
+    return (None, frame) if level == ALL else (level, frame[levels == level])
 
 
 def choose(

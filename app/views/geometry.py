@@ -16,12 +16,14 @@ sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
 METRICS = ["train_loss", "test_loss", "train_acc", "test_acc"]
 view = controls.curve_view(runs, curves=False)
 
-st.subheader("Distances (Fig. 3)")
-st.caption(
+distances = ui.section(
+    "Distances (Fig. 3)",
     "For each level L: the distance from its start (the rewind point projected on m_L) to the "
-    "previous solution projected on m_L, and to its own solution."
+    "previous solution projected on m_L, and to its own solution.",
+    "distances",
+    runs,
+    jobs,
 )
-distances = ui.analysis_table("distances", runs, jobs)
 if not distances.empty:
     cols = st.columns(3)
     with cols[0]:
@@ -39,46 +41,50 @@ if not distances.empty:
     shown = controls.apply(shown, view, runs, keys, "distance")
     downloads.show(geometry_charts.distances_chart(shown), shown, f"distances-{norm}")
 
-st.subheader("Projected trajectory (Fig. 4)")
-st.caption(
+trajectory = ui.section(
+    "Projected trajectory (Fig. 4)",
     "Log training loss of level L per epoch, against level L−1's checkpoint of the same epoch "
-    "projected on level L's mask."
+    "projected on level L's mask.",
+    "trajectory",
+    runs,
+    jobs,
 )
-trajectory = ui.analysis_table("trajectory", runs, jobs)
 if not trajectory.empty:
-    pick = ui.choose_level(trajectory, "traj_level")
-    shown = trajectory if pick is None else trajectory[trajectory["level"] == pick]
+    pick, shown = ui.pick_level(trajectory, "traj_level")
     shown = controls.apply(shown, view, runs, ["level", "epoch", "series"], "train_loss")
     chart = geometry_charts.trajectory_chart(shown, pick, sparsity)
     downloads.show(chart, shown, f"trajectory-{ui.ALL if pick is None else pick}")
 
-st.subheader("The projected solution")
-st.caption(
+pruned = ui.section(
+    "The projected solution",
     "Loss and accuracy of Pr_L(min_(L−1)) — the pruned network before retraining — "
-    "next to the level's solution."
+    "next to the level's solution.",
+    "pruned_start",
+    runs,
+    jobs,
 )
-pruned = ui.analysis_table("pruned_start", runs, jobs)
 if not pruned.empty:
     metric = ui.choose("Metric", "ps_metric", METRICS, "train_loss", format_func=chartkit.title)
     shown = controls.apply(pruned, view, runs, ["branch", "level", "point"], metric)
     chart = geometry_charts.pruned_start_chart(shown, metric)
     downloads.show(chart, shown, f"projected-{metric}")
 
-st.subheader("Interpolation and barriers")
-st.caption(
+interp = ui.section(
+    "Interpolation and barriers",
     "Loss and accuracy along straight lines ending at each level's solution min_L, from the "
     "projected previous solution Pr_L(min_(L−1)) and from the previous solution min_(L−1); "
-    "the barrier is the largest rise above the straight line joining the ends."
+    "the barrier is the largest rise above the straight line joining the ends.",
+    "interpolation",
+    runs,
+    jobs,
 )
-interp = ui.analysis_table("interpolation", runs, jobs)
 if not interp.empty:
     cols = st.columns(3)
     with cols[0]:
         metric = ui.choose("Metric", "ip_metric", METRICS, "test_acc", format_func=chartkit.title)
     path_levels = geometry_charts.with_paths(interp)["level"]  # where each path ends
     with cols[1]:
-        pick = ui.choose_level(interp.assign(level=path_levels), "ip_level")
-    shown = interp if pick is None else interp[path_levels == pick]
+        pick, shown = ui.pick_level(interp, "ip_level", path_levels)
     shown = controls.apply(shown, view, runs, ["path", "alpha"], metric)
     chart = geometry_charts.interpolation_chart(shown, metric, pick, sparsity)
     name = f"interp-{metric}-{ui.ALL if pick is None else pick}"
@@ -95,13 +101,15 @@ if not interp.empty:
         shown = controls.apply(barriers, view, runs, ["path"], which)
         downloads.show(geometry_charts.barrier_chart(shown, which), shown, which)
 
-st.subheader("Instability (Frankle et al. 2020)")
-st.caption(
+instability = ui.section(
+    "Instability (Frankle et al. 2020)",
     "A second copy of each level trained from its start on another data order, and the "
     "test-error barrier on the straight line between it and the level's solution: about 0 "
-    "means SGD's noise leads both copies to one linearly connected basin."
+    "means SGD's noise leads both copies to one linearly connected basin.",
+    "instability",
+    runs,
+    jobs,
 )
-instability = ui.analysis_table("instability", runs, jobs)
 if not instability.empty:
     chart = control_charts.instability_chart(instability)
     downloads.show(chart, instability, "instability")

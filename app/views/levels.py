@@ -13,9 +13,7 @@ st.caption(
 )
 runs = ui.chosen_runs()
 metrics = data.table("metrics", runs, data.run_jobs(data.jobs()))
-if metrics.empty:
-    st.info("No epoch has finished yet for the chosen runs; this page fills in as they train.")
-    st.stop()
+ui.stop_until_trained(metrics, "epoch")
 
 cols = st.columns(4)
 with cols[0]:

@@ -13,9 +13,7 @@ st.caption(
 )
 runs = ui.chosen_runs()
 summary = data.table("summary", runs)
-if summary.empty:
-    st.info("No level has finished yet for the chosen runs; this page fills in as they train.")
-    st.stop()
+ui.stop_until_trained(summary, "level")
 
 cols = st.columns(3)
 with cols[0]:

@@ -12,16 +12,17 @@ jobs = data.jobs()
 sparsity = chartkit.sparsity_by_level(data.table("summary", runs))
 view = controls.curve_view(runs, curves=False)
 
-st.subheader("Top Hessian eigenvalues (Fig. 5)")
-st.caption(
+spectra = ui.section(
+    "Top Hessian eigenvalues (Fig. 5)",
     "The Hessian of the training loss restricted to the unpruned weights, at the level's "
     "solution and at the previous solution projected on its mask. Smaller eigenvalues at "
-    "min_L mean retraining found a flatter basin."
+    "min_L mean retraining found a flatter basin.",
+    "spectra",
+    runs,
+    jobs,
 )
-spectra = ui.analysis_table("spectra", runs, jobs)
 if not spectra.empty:
-    pick = ui.choose_level(spectra, "sp_level")
-    shown = spectra if pick is None else spectra[spectra["level"] == pick]
+    pick, shown = ui.pick_level(spectra, "sp_level")
     shown = controls.apply(shown, view, runs, ["branch", "level", "point", "rank"], "eigenvalue")
     name = f"spectrum-{ui.ALL if pick is None else pick}"
     downloads.show(spectra_charts.spectrum_chart(shown, pick, sparsity), shown, name)
@@ -34,13 +35,15 @@ if not spectra.empty:
         volume = controls.apply(volume, view, runs, keys, "log_volume")
         downloads.show(spectra_charts.volume_chart(volume), volume, "volume")
 
-st.subheader("Loss-matched control")
-st.caption(
+matched = ui.section(
+    "Loss-matched control",
     "A point of higher loss sits higher on its basin's walls. The control is the point on "
     "level L's own trajectory whose training loss equals Pr_L(min_(L−1))'s (interpolated "
-    "between the two checkpoints that bracket it): each spectrum's log-volume against its loss."
+    "between the two checkpoints that bracket it): each spectrum's log-volume against its loss.",
+    "loss_matched",
+    runs,
+    jobs,
 )
-matched = ui.analysis_table("loss_matched", runs, jobs)
 if not matched.empty:
     tables = {"volume": data.table("volume", runs), "loss_matched": matched}
     k, points = control_charts.one_k(control_charts.spectra_with_losses(tables, by="run_id"))
