@@ -28,6 +28,18 @@ def adam_recipe(length: str, lr: float = 1.2e-3) -> TrainSpec:
     )
 
 
+def mnist_adam(data: str, model: str, length: str, levels: int, lr: float = 1.2e-3) -> RunSpec:
+    """Frankle & Carbin's MNIST runs: `adam_recipe`, 20% per level (10% of the output layer),
+    rewind to init, every baseline at the last level."""
+    return RunSpec(
+        data=DataSpec(data),
+        model=ModelSpec(model),
+        train=adam_recipe(length, lr),
+        prune=PruneSpec(levels=levels, rate=0.2, output_rate=0.1, rewind="0it"),
+        baselines=BaselineSpec(kinds=BASELINES),
+    )
+
+
 def openlth_cifar(model: str) -> RunSpec:
     """OpenLTH's CIFAR-10 recipe (METHOD.md's settings) for `model`, with every baseline; a
     checkpoint every 4 epochs for Fig. 4 and the loss-matched control."""
@@ -54,24 +66,12 @@ def openlth_cifar(model: str) -> RunSpec:
 PRESETS: dict[str, tuple[str, RunSpec]] = {
     "demo": (
         "LeNet-300-100 on mnist5k (offline), 5 levels x 8 epochs, all five baselines at level 5.",
-        RunSpec(
-            data=DataSpec("mnist5k"),
-            model=ModelSpec("lenet_300_100"),
-            train=adam_recipe("8ep"),
-            prune=PruneSpec(levels=5, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=BASELINES),
-        ),
+        mnist_adam("mnist5k", "lenet_300_100", "8ep", levels=5),
     ),
     "paper-lenet-mnist": (
         "Frankle & Carbin's LeNet-300-100 on MNIST: Adam 1.2e-3, batch 60, 50k iterations, "
         "20% per level (10% output layer), rewind to init, 10 levels.",
-        RunSpec(
-            data=DataSpec("mnist"),
-            model=ModelSpec("lenet_300_100"),
-            train=adam_recipe("50ep"),
-            prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=BASELINES),
-        ),
+        mnist_adam("mnist", "lenet_300_100", "50ep", levels=10),
     ),
     "paper-resnet20-cifar10": (
         "OpenLTH's ResNet-20 on CIFAR-10: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, "
@@ -100,24 +100,12 @@ REPRODUCE: dict[str, tuple[str, RunSpec]] = {
     "lenet-mnist5k": (
         "LeNet-300-100 on mnist5k: Adam 1.2e-3, batch 60, 10 epochs per level, 10 levels "
         "(20%, output 10%), rewind to init, all baselines at level 10.",
-        RunSpec(
-            data=DataSpec("mnist5k"),
-            model=ModelSpec("lenet_300_100"),
-            train=adam_recipe("10ep"),
-            prune=PruneSpec(levels=10, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=BASELINES),
-        ),
+        mnist_adam("mnist5k", "lenet_300_100", "10ep", levels=10),
     ),
     "conv2-mnist5k": (
         "Conv-2 on mnist5k: Adam 2e-4 (Frankle & Carbin), batch 60, 3 epochs per level, "
         "4 levels (global 20%, output 10%), rewind to init, all baselines at level 4.",
-        RunSpec(
-            data=DataSpec("mnist5k"),
-            model=ModelSpec("conv2"),
-            train=adam_recipe("3ep", lr=2e-4),
-            prune=PruneSpec(levels=4, rate=0.2, output_rate=0.1, rewind="0it"),
-            baselines=BaselineSpec(kinds=BASELINES),
-        ),
+        mnist_adam("mnist5k", "conv2", "3ep", levels=4, lr=2e-4),
     ),
     # The paper's scale: GPU experiments (`reproduce` prints their planned work and GPU hours
     # first; `--smoke` runs one short level of them on synthetic CIFAR-shaped data).
