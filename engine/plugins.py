@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def import_submodules(package: str) -> list[str]:
@@ -18,3 +22,23 @@ def import_submodules(package: str) -> list[str]:
     for name in sorted(names):
         importlib.import_module(name)
     return sorted(names)
+
+
+def registrar(table: dict[str, T], kind: str, name: str) -> Callable[[T], T]:
+    """A decorator putting what it decorates into `table` under `name` (a `kind` of plugin,
+    for the message): a name can be taken only once."""
+
+    def add(item: T) -> T:
+        if name in table:
+            raise ValueError(f"{kind} {name!r} is registered twice")
+        table[name] = item
+        return item
+
+    return add
+
+
+def lookup(table: Mapping[str, T], kind: str, name: str) -> T:
+    """`table[name]`, or a ValueError naming the `kind` and listing the names there are."""
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
+    return table[name]

@@ -13,7 +13,7 @@ from engine.data.batches import batches, crop_flip, num_batches
 from engine.data.bundle import DataBundle
 from engine.data.errors import DataNotFoundError
 from engine.data.normalize import normalize_inputs
-from engine.plugins import import_submodules
+from engine.plugins import import_submodules, lookup, registrar
 
 Loader = Callable[[Path, bool], DataBundle]
 
@@ -22,14 +22,7 @@ DATASETS: dict[str, Loader] = {}
 
 def register(name: str) -> Callable[[Loader], Loader]:
     """Add a loader `fn(root, download) -> DataBundle` (CPU tensors) under `name`."""
-
-    def add(fn: Loader) -> Loader:
-        if name in DATASETS:
-            raise ValueError(f"data set {name!r} is registered twice")
-        DATASETS[name] = fn
-        return fn
-
-    return add
+    return registrar(DATASETS, "dataset", name)
 
 
 def dataset_names() -> list[str]:
@@ -49,9 +42,8 @@ def load_dataset(
 
     Nothing is cached here: a worker holds the bundle for the run it trains.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}")
-    return normalize_inputs(DATASETS[name](Path(root), download), normalize).to(device)
+    loader = lookup(DATASETS, "dataset", name)
+    return normalize_inputs(loader(Path(root), download), normalize).to(device)
 
 
 # Last, because the loader modules import `register` from here.

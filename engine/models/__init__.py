@@ -6,11 +6,12 @@ that decorates its builder with `register`: every module of this package is impo
 (`engine.plugins`), so there is no list to edit.
 """
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 
 from torch import nn
 
-from engine.plugins import import_submodules
+from engine.plugins import import_submodules, lookup, registrar
 
 Builder = Callable[[tuple[int, int, int], int], nn.Module]
 
@@ -19,14 +20,18 @@ MODELS: dict[str, Builder] = {}
 
 def register(name: str) -> Callable[[Builder], Builder]:
     """Decorator adding a builder to `MODELS` under `name`; a name can be taken only once."""
+    return registrar(MODELS, "model", name)
 
-    def decorate(fn: Builder) -> Builder:
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is already registered")
-        MODELS[name] = fn
-        return fn
 
-    return decorate
+def register_sizes(
+    name: str, build: Callable[[int, tuple[int, int, int], int], nn.Module], sizes: Iterable[int]
+) -> None:
+    """Register `build(size, in_shape, num_classes)` once per size, as `name.format(size)`:
+    one builder serves a family of depths (conv2/4/6, resnet20/56). Each builder keeps
+    `build`'s name and module (`functools.update_wrapper`)."""
+    for size in sizes:
+        builder = functools.update_wrapper(functools.partial(build, size), build)
+        register(name.format(size))(builder)
 
 
 def model_names() -> list[str]:
@@ -34,9 +39,7 @@ def model_names() -> list[str]:
 
 
 def build_model(name: str, in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}")
-    return MODELS[name](tuple(in_shape), num_classes)
+    return lookup(MODELS, "model", name)(tuple(in_shape), num_classes)
 
 
 def prunable_names(model: nn.Module) -> list[str]:

@@ -3,13 +3,15 @@ then fully connected 256-256-classes. No BatchNorm, as in the paper."""
 
 from torch import nn
 
-from engine.models import register
+from engine.models import register_sizes
 from engine.models.init import kaiming_init
 
 _WIDTHS = (64, 128, 256)
 
 
-def _conv_net(pairs: int, in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def _conv_net(depth: int, in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """Conv-`depth`: `depth` // 2 pairs of convs."""
+    pairs = depth // 2
     channels, height, width = in_shape
     layers: list[nn.Module] = []
     for out in _WIDTHS[:pairs]:
@@ -22,7 +24,7 @@ def _conv_net(pairs: int, in_shape: tuple[int, int, int], num_classes: int) -> n
         ]
         channels, height, width = out, height // 2, width // 2
     if height < 1 or width < 1:
-        raise ValueError(f"conv{2 * pairs} needs inputs of at least {2**pairs} pixels a side")
+        raise ValueError(f"conv{depth} needs inputs of at least {2**pairs} pixels a side")
     layers += [
         nn.Flatten(),
         nn.Linear(channels * height * width, 256),
@@ -34,16 +36,4 @@ def _conv_net(pairs: int, in_shape: tuple[int, int, int], num_classes: int) -> n
     return kaiming_init(nn.Sequential(*layers))
 
 
-@register("conv2")
-def conv2(in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return _conv_net(1, in_shape, num_classes)
-
-
-@register("conv4")
-def conv4(in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return _conv_net(2, in_shape, num_classes)
-
-
-@register("conv6")
-def conv6(in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return _conv_net(3, in_shape, num_classes)
+register_sizes("conv{}", _conv_net, (2, 4, 6))

@@ -8,7 +8,7 @@ ResNet-(6D+2) has D blocks in each of 3 stages of width 16, 32, 64.
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from engine.models import register
+from engine.models import register_sizes
 from engine.models.init import kaiming_init
 
 
@@ -59,11 +59,4 @@ def _cifar_resnet(depth: int, in_shape: tuple[int, int, int], num_classes: int) 
     return kaiming_init(ResNet(plan, in_shape[0], num_classes))
 
 
-@register("resnet20")
-def resnet20(in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return _cifar_resnet(20, in_shape, num_classes)
-
-
-@register("resnet56")
-def resnet56(in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return _cifar_resnet(56, in_shape, num_classes)
+register_sizes("resnet{}", _cifar_resnet, (20, 56))

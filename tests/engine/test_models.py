@@ -42,7 +42,7 @@ def test_a_registered_model_is_known_everywhere(scratch_registry) -> None:
     assert "probe_linear" in model_names()
     assert ModelSpec("probe_linear").name == "probe_linear"
     assert build_model("probe_linear", (1, 2, 2), 3)(torch.zeros(5, 1, 2, 2)).shape == (5, 3)
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ValueError, match="'probe_linear' is registered twice"):
         register("probe_linear")(probe)
 
 
