@@ -25,6 +25,21 @@ class DataBundle:
     augment: bool
     info: dict
 
+    @classmethod
+    def of_splits(
+        cls,
+        name: str,
+        train: tuple[Tensor, Tensor],
+        test: tuple[Tensor, Tensor],
+        num_classes: int,
+        augment: bool,
+        info: dict,
+    ) -> "DataBundle":
+        """A bundle from its (inputs, labels) splits; the input shape is read off the inputs."""
+        (train_x, train_y), (test_x, test_y) = train, test
+        in_shape = tuple(train_x.shape[1:])
+        return cls(name, train_x, train_y, test_x, test_y, num_classes, in_shape, augment, info)
+
     def to(self, device: torch.device | str) -> "DataBundle":
         """Move every tensor to `device` once; later batches are slices made there."""
         return replace(

@@ -16,28 +16,48 @@ from engine.data.bundle import DataBundle
 SEED = 0
 
 
+def _bundle(
+    name: str,
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    classes: int,
+    augment: bool,
+    source: str,
+    purpose: str,
+) -> DataBundle:
+    """A synthetic set's bundle, with the record every one carries: what it is (`source`),
+    what it is for (`purpose`), its seed and sizes, and that it is not real data."""
+    return DataBundle.of_splits(
+        name,
+        train,
+        test,
+        classes,
+        augment,
+        {
+            "source": f"SYNTHETIC: {source}",
+            "real": False,
+            "purpose": purpose,
+            "seed": SEED,
+            "n_train": len(train[1]),
+            "n_test": len(test[1]),
+        },
+    )
+
+
 def _gaussian_cifar(name: str, n_train: int, n_test: int, purpose: str) -> DataBundle:
     """Standard gaussian 3x32x32 images with uniformly random labels, CIFAR-10's augmentation."""
     g = torch.Generator().manual_seed(SEED)
     classes = 10
-    return DataBundle(
-        name=name,
-        train_x=torch.randn(n_train, 3, 32, 32, generator=g),
-        train_y=torch.randint(0, classes, (n_train,), generator=g),
-        test_x=torch.randn(n_test, 3, 32, 32, generator=g),
-        test_y=torch.randint(0, classes, (n_test,), generator=g),
-        num_classes=classes,
-        in_shape=(3, 32, 32),
-        augment=True,
-        info={
-            "source": "SYNTHETIC: standard gaussian images, uniformly random labels",
-            "real": False,
-            "purpose": purpose,
-            "seed": SEED,
-            "n_train": n_train,
-            "n_test": n_test,
-        },
+    train = (
+        torch.randn(n_train, 3, 32, 32, generator=g),
+        torch.randint(0, classes, (n_train,), generator=g),
     )
+    test = (
+        torch.randn(n_test, 3, 32, 32, generator=g),
+        torch.randint(0, classes, (n_test,), generator=g),
+    )
+    source = "standard gaussian images, uniformly random labels"
+    return _bundle(name, train, test, classes, True, source, purpose)
 
 
 @register("synthetic_cifar10")
@@ -62,21 +82,12 @@ def synthetic_tiny(root: Path, download: bool) -> DataBundle:
     x = torch.randn(n_train + n_test, 1, 8, 8, generator=g)
     w = torch.randn(64, classes, generator=g)
     y = (x.flatten(1) @ w).argmax(1)
-    return DataBundle(
-        name="synthetic_tiny",
-        train_x=x[:n_train],
-        train_y=y[:n_train],
-        test_x=x[n_train:],
-        test_y=y[n_train:],
-        num_classes=classes,
-        in_shape=(1, 8, 8),
-        augment=False,
-        info={
-            "source": "SYNTHETIC: gaussian images, label = argmax of a fixed random linear map",
-            "real": False,
-            "purpose": "fast tests: labels are a linear function of the inputs, so learnable",
-            "seed": SEED,
-            "n_train": n_train,
-            "n_test": n_test,
-        },
+    return _bundle(
+        "synthetic_tiny",
+        (x[:n_train], y[:n_train]),
+        (x[n_train:], y[n_train:]),
+        classes,
+        False,
+        "gaussian images, label = argmax of a fixed random linear map",
+        "fast tests: labels are a linear function of the inputs, so learnable",
     )

@@ -5,6 +5,7 @@ no per-image PIL transforms. torchvision is imported on first use so that import
 registry (and using mnist5k or synthetic sets) stays fast.
 """
 
+import functools
 import shutil
 from pathlib import Path
 from typing import NamedTuple
@@ -69,16 +70,13 @@ def _load(name: str, root: Path, download: bool) -> DataBundle:
         raise DataNotFoundError(name, folder, f"{what}; torchvision said: {e}", download) from e
     train_x, train_y = split_tensors(train, spec.mean, spec.std)
     test_x, test_y = split_tensors(test, spec.mean, spec.std)
-    return DataBundle(
-        name=name,
-        train_x=train_x,
-        train_y=train_y,
-        test_x=test_x,
-        test_y=test_y,
-        num_classes=spec.num_classes,
-        in_shape=tuple(train_x.shape[1:]),
-        augment=spec.augment,
-        info={
+    return DataBundle.of_splits(
+        name,
+        (train_x, train_y),
+        (test_x, test_y),
+        spec.num_classes,
+        spec.augment,
+        {
             "source": f"torchvision.datasets.{spec.cls} in {folder}",
             "real": True,
             "split": "official train/test",
@@ -90,25 +88,5 @@ def _load(name: str, root: Path, download: bool) -> DataBundle:
     )
 
 
-@register("mnist")
-def mnist(root: Path, download: bool) -> DataBundle:
-    """MNIST, 60,000 / 10,000 digits."""
-    return _load("mnist", root, download)
-
-
-@register("fashion_mnist")
-def fashion_mnist(root: Path, download: bool) -> DataBundle:
-    """Fashion-MNIST, 60,000 / 10,000 clothing images."""
-    return _load("fashion_mnist", root, download)
-
-
-@register("cifar10")
-def cifar10(root: Path, download: bool) -> DataBundle:
-    """CIFAR-10, 50,000 / 10,000 colour images; trained with crop and flip."""
-    return _load("cifar10", root, download)
-
-
-@register("cifar100")
-def cifar100(root: Path, download: bool) -> DataBundle:
-    """CIFAR-100, 50,000 / 10,000 colour images in 100 classes; trained with crop and flip."""
-    return _load("cifar100", root, download)
+for _name in _SETS:  # each loader is `_load` for its name
+    register(_name)(functools.partial(_load, _name))
