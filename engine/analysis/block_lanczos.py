@@ -33,7 +33,7 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
-from engine.analysis.lanczos import Basis
+from engine.analysis.lanczos import Basis, top_until_converged
 
 
 @dataclass
@@ -223,11 +223,8 @@ def top_eigenvalues(
     check_every: int = 10,
 ) -> tuple[np.ndarray, bool, int]:
     """The k largest (algebraic) eigenvalues, descending; whether all met `tol`; products."""
-    eps = torch.finfo(start.dtype).eps
 
-    def done(t: BlockTridiagonal) -> bool:
-        return t.steps >= k and t.top(k, tol, eps)[1]
+    def run(done: Callable[[BlockTridiagonal], bool]) -> BlockTridiagonal:
+        return block_lanczos(matmat, start, max_vectors, fresh, done, check_every)
 
-    t = block_lanczos(matmat, start, max_vectors, fresh, done, check_every)
-    values, converged = t.top(k, tol, eps)
-    return values, converged or t.steps == start.shape[1], t.steps
+    return top_until_converged(run, k, tol, torch.finfo(start.dtype).eps, start.shape[1])

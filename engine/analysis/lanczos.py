@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 import scipy.linalg
@@ -184,11 +185,35 @@ def top_eigenvalues(
     check_every: int = 10,
 ) -> tuple[np.ndarray, bool, int]:
     """The k largest (algebraic) eigenvalues, descending; whether all met `tol`; steps run."""
-    eps = torch.finfo(start.dtype).eps
 
-    def done(t: Tridiagonal) -> bool:
+    def run(done: Callable[[Tridiagonal], bool]) -> Tridiagonal:
+        return lanczos(matvec, start, max_steps, fresh, done, check_every)
+
+    return top_until_converged(run, k, tol, torch.finfo(start.dtype).eps, start.numel())
+
+
+class Ritz(Protocol):
+    """What a Lanczos run returns (`Tridiagonal`, `BlockTridiagonal`)."""
+
+    @property
+    def steps(self) -> int: ...
+
+    def top(self, k: int, tol: float, eps: float) -> tuple[np.ndarray, bool]: ...
+
+
+R = TypeVar("R", bound=Ritz)
+
+
+def top_until_converged(
+    run: Callable[[Callable[[R], bool]], R], k: int, tol: float, eps: float, dim: int
+) -> tuple[np.ndarray, bool, int]:
+    """Run a Lanczos iteration (`run(done)`, one-vector or block) until its top k Ritz pairs
+    meet `tol`: the k largest eigenvalues, descending; whether all met `tol` (a Krylov space
+    of the whole dimension `dim` is exact); and the vectors it took."""
+
+    def done(t: R) -> bool:
         return t.steps >= k and t.top(k, tol, eps)[1]
 
-    t = lanczos(matvec, start, max_steps, fresh, done, check_every)
+    t = run(done)
     values, converged = t.top(k, tol, eps)
-    return values, converged or t.steps == start.numel(), t.steps
+    return values, converged or t.steps == dim, t.steps
