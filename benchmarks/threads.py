@@ -34,13 +34,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import emit  # noqa: E402
+from benchmarks.common import busy_process, emit  # noqa: E402
 from engine.config import RunSpec  # noqa: E402
 from engine.jobs.queue import JobQueue  # noqa: E402
 from engine.presets import preset  # noqa: E402
 from engine.threads import CAP_ENV, WAIT_ENV, worker_env  # noqa: E402
 
-BUSY = [sys.executable, "-c", "while True: pass"]
 # The reference trains in a child with torch's own defaults: nothing of ours set.
 DEFAULT_CHILD = """
 import json, sys, time
@@ -88,14 +87,8 @@ def with_defaults(spec: RunSpec, root: Path) -> float:
 
 def timed(train, spec: RunSpec, busy: bool) -> float:
     """`train(spec, store)` in a fresh store, beside a busy process or not."""
-    hog = subprocess.Popen(BUSY) if busy else None
-    try:
-        with tempfile.TemporaryDirectory(prefix="imp-lab-threads-") as tmp:
-            return train(spec, Path(tmp) / "store")
-    finally:
-        if hog is not None:
-            hog.kill()
-            hog.wait()
+    with busy_process(busy), tempfile.TemporaryDirectory(prefix="imp-lab-threads-") as tmp:
+        return train(spec, Path(tmp) / "store")
 
 
 def shortened(levels: int, length: str, baselines: tuple[str, ...]) -> RunSpec:

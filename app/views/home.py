@@ -17,8 +17,11 @@ if runs.empty and not jobs:
     st.subheader("Welcome")
     st.markdown(
         f"Your store (`{data.root()}`) is empty. The **demo** trains {PRESETS['demo'][0]} "
-        "It needs no GPU and no internet and takes a few minutes on a laptop; the charts fill "
-        "in while it trains, and its analyses are queued when it finishes."
+        "It needs no GPU and no internet. Measured on 2 CPU cores (`benchmarks/first_look.py`): "
+        "about 30 s of training, then its first-look analyses (spectra, trace, density, "
+        "distances, trajectory, interpolation, landscape) 1.5-2 minutes; 2-2.5 minutes in "
+        "all. The charts fill in while it trains, and its analyses are queued when it "
+        "finishes."
     )
     if st.button("Launch the demo", type="primary", icon=":material/rocket_launch:"):
         ui.launch(data.preset_spec("demo"))
