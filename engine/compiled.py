@@ -11,7 +11,11 @@ eagerly rather than compiling a second graph for one batch an epoch.
 
 Compilation can fail (no C++ compiler for Inductor on a CPU, an op Dynamo cannot trace, a
 backend error): the first `GUARDED_STEPS` compiled steps are taken from a snapshot of the
-model and optimiser, and a failure restores it and carries on eagerly, saying why. Whether
+model and optimiser, and a failure restores it and carries on eagerly, saying why. Dynamo
+can also quietly run a function eagerly (past its recompile limit, 8 per function: each
+training's new model and optimiser fail the last one's guards), so each compiled training
+starts from a reset Dynamo (`fresh_compiler`; Inductor's caches still hold the graphs, so
+recompiling is cheap) and checks that its guarded steps captured graphs. Whether
 compiling pays is `choose`'s rule (measured in benchmarks/compile.py and the README).
 """
 
@@ -36,13 +40,14 @@ if TYPE_CHECKING:  # engine.train builds its steppers from here
 
 GUARDED_STEPS = 3  # steps taken from a snapshot: each may (re)compile, and so fail
 # `auto` on a CPU compiles only a training of at least this many steps. Measured on 2 shared
-# cores (benchmarks/compile.py, demo recipe, load 1.0-2.7; README "Compiled steps"): LeNet-
-# 300-100's step took 0.60 ms compiled against 1.45 ms eager, Conv-2's 5.0 against 11.0;
-# compiling cost 11-18 s cold (the first compile in a process, empty Inductor cache) and
-# 0.3-2.4 s for each later training. A cold compile is repaid after 16-20k LeNet steps or
-# ~2k Conv-2 steps; a later one after ~400 of either. At 20k steps a training repays the
-# worst cold compile measured: the paper's LeNet run (50k steps a level) compiles, the demo
-# (672 steps a training; 11 of them save ~6 s against ~17 s compiling) does not.
+# cores (benchmarks/compile.py --steps 150, demo recipe, two runs at load 1.0-3.6; README
+# "Compiled steps"): LeNet-300-100's step took 0.60-0.96 ms compiled against 1.45-2.33 ms
+# eager, Conv-2's 5.0-24 against 11-64 ms; compiling cost 11-21 s cold (the first compile
+# in a process, empty Inductor cache) and 0.3-3.5 s for each later training. A cold compile
+# is repaid after 9-16k LeNet steps or 0.5-2k Conv-2 steps, a later one after 90-400. At
+# 20k steps a training repays the worst cold compile measured: the paper's LeNet run (50k
+# steps a level) compiles, the demo (11 trainings of 672 steps: 6-10 s saved against 15-23 s
+# compiling) does not.
 CPU_AUTO_MIN_STEPS = 20_000
 BACKEND = "inductor"  # torch.compile's backend (a test swaps in one that fails)
 
@@ -139,6 +144,18 @@ class Stepper:
         return out, loss
 
 
+def fresh_compiler() -> None:
+    """Forget earlier trainings' compiled frames (and the models their guards hold)."""
+    torch._dynamo.reset()
+
+
+def captured_graphs() -> int:
+    """Graphs Dynamo has captured in this process (a counter that reset leaves alone)."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
 class CompiledStepper(Stepper):
     """The masked step as compiled graphs; falls back to `Stepper`'s eager step on failure."""
 
@@ -151,6 +168,8 @@ class CompiledStepper(Stepper):
         batch_size: int,
     ):
         super().__init__(model, masked, optimizer, path)
+        fresh_compiler()
+        self.graphs_before = captured_graphs()
         mode = "reduce-overhead" if self.device.type == "cuda" else None
         self.batch_size = batch_size
         options = {"backend": BACKEND, "mode": mode, "dynamic": False}
@@ -180,7 +199,9 @@ class CompiledStepper(Stepper):
             return super().step(xb, yb)
         self.steps += 1
         self.spent += time.perf_counter() - t0
-        if self.steps == GUARDED_STEPS:
+        if self.steps == GUARDED_STEPS and captured_graphs() == self.graphs_before:
+            self._fall_back(None)
+        elif self.steps == GUARDED_STEPS:
             self.path = replace(self.path, compile_s=round(self.spent, 2))
         return result
 
@@ -207,9 +228,13 @@ class CompiledStepper(Stepper):
         for p in self.model.parameters():
             p.grad = None
 
-    def _fall_back(self, error: Exception) -> None:
+    def _fall_back(self, error: Exception | None) -> None:
+        """Eager from now on; `error` is the compiler's, None when Dynamo captured nothing."""
         self.failed = True
-        why = f"compile failed, ran eagerly: {error_text(error)}"
+        if error is None:
+            why = "Dynamo captured no graph in the first steps, ran eagerly"
+        else:
+            why = f"compile failed, ran eagerly: {error_text(error)}"
         self.path = StepPath("eager", why, precision=self.path.precision)
         for group in self.optimizer.param_groups:
             if isinstance(group["lr"], Tensor):

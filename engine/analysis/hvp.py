@@ -22,8 +22,8 @@ one graph for the batch of tangents, eager again if compiling fails; `compiled` 
 ran). Reverse mode differentiates a gradient graph again, and a compiled backward cannot be
 (double backward through a compiled loss did not connect, torch 2.14).
 On a CPU it does not beat the reverse mode `auto` picks there (LeNet-300-100, 1,000
-images, one thread, two runs of benchmarks/compile.py: 15.9-21.2 ms a product compiled,
-17.8-30.2 eager forward, 14.9-21.3 eager reverse, after 12-13 s compiling), so nothing
+images, one thread, three runs of benchmarks/compile.py: 15.9-25.1 ms a product compiled,
+17.8-30.2 eager forward, 14.9-23.6 eager reverse, after 10-13 s compiling), so nothing
 turns it on there. Products never run
 under autocast: a caller's bf16 region stops here.
 """

@@ -166,6 +166,33 @@ def test_compiled_products_match_eager_or_fall_back(monkeypatch):
     assert "compile failed" in failing.compiled and "no backend today" in failing.compiled
 
 
+def _compiled_steps(seed):
+    """A fresh model's CompiledStepper after its 3 guarded steps, and the graphs they took."""
+    data, model, mask = _setup(seed)
+    opt = make_optimizer(list(model.parameters()), SPEC)
+    path = C.choose("on", CPU, 22, "fp32")
+    before = C.captured_graphs()
+    stepper = C.CompiledStepper(model, MaskedParams(model, mask), opt, path, 24)
+    for _ in range(C.GUARDED_STEPS):
+        stepper.step(data.train_x[:24], data.train_y[:24])
+    return stepper, C.captured_graphs() - before
+
+
+@pytest.mark.slow
+def test_every_training_in_a_process_compiles_or_says_it_did_not(monkeypatch):
+    """Each training's new model fails the last one's guards; past Dynamo's recompile limit
+    it would run eagerly unsaid. A fresh Dynamo per training keeps compiling; without it
+    (and a limit of 1) the stepper finds no graph captured and says it ran eagerly."""
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for seed in range(3):
+            stepper, graphs = _compiled_steps(seed)
+            assert graphs > 0 and stepper.path.kind == "compiled", seed
+        monkeypatch.setattr(C, "fresh_compiler", lambda: None)
+        stepper, graphs = _compiled_steps(3)
+    assert graphs == 0 and stepper.path.kind == "eager"
+    assert "captured no graph" in stepper.path.reason
+
+
 @pytest.mark.slow
 def test_compiled_training_matches_eager_and_keeps_pruned_weights_zero(tmp_path):
     """Inductor on a CPU (tens of seconds to compile on 2 cores). 22 Adam steps, the last on
