@@ -7,7 +7,7 @@ import torch
 
 from engine import compiled as C
 from engine import masks as M
-from engine.analysis.hvp import HessianOperator
+from engine.analysis.hvp import HessianOperator, no_tf32
 from engine.config import RunSpec, TrainSpec
 from engine.data import load_dataset
 from engine.models import build_model, prunable_names
@@ -216,18 +216,19 @@ def test_compiled_training_matches_eager_and_keeps_pruned_weights_zero(tmp_path)
 def test_cuda_graph_step_matches_eager_and_bf16_trains(tmp_path):
     """Never run in this repository yet (no GPU lent): reduce-overhead (CUDA graphs) against
     eager on CUDA, TF32 off so both are fp32, and bf16 close to fp32 in its final loss."""
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     _, _, mask = _setup()
     cuda_data = load_dataset("synthetic_tiny", "unused", device="cuda")
     results = {}
-    for name, spec in {
+    specs = {
         "off": SPEC,
         "on": SPEC.replace(compile="on"),
         "bf16": SPEC.replace(compile="on", precision="bf16"),
-    }.items():
-        model = _setup()[1].cuda()
-        lv = LevelDir(tmp_path / name)
-        results[name] = train_level(model, mask, cuda_data, spec, lv, data_seed=0)
+    }
+    with no_tf32("cuda"):
+        for name, spec in specs.items():
+            model = _setup()[1].cuda()
+            lv = LevelDir(tmp_path / name)
+            results[name] = train_level(model, mask, cuda_data, spec, lv, data_seed=0)
     on, off, bf16 = results["on"], results["off"], results["bf16"]
     assert on.step.kind == "compiled" and "CUDA graphs" in on.step.backend
     assert max((on.state[k] - off.state[k]).abs().max().item() for k in off.state) < 1e-3
