@@ -22,8 +22,9 @@ from typing import Any
 import pandas as pd
 
 from engine.annotations import Annotations
-from engine.config import METHOD_LABELS
+from engine.baselines import method_labels
 from engine.figures.chartkit import run_label
+from engine.figures.palette import METHODS
 from engine.groups import differing, flatten
 
 FIXED = ["run", "status", "tags", "note", "levels done"]
@@ -51,15 +52,15 @@ def outcomes(summary: pd.DataFrame) -> pd.DataFrame:
     if summary.empty:
         return pd.DataFrame(columns=["run_id"])
     last = summary.sort_values("level").groupby(["run_id", "branch"], as_index=False).last()
-    wide = {}
+    wide, labels = {}, method_labels()
     for branch, rows in last.groupby("branch"):
-        name = METHOD_LABELS.get(str(branch), str(branch))
+        name = labels.get(str(branch), str(branch))
         frame = rows.set_index("run_id")
         wide[f"{name} final acc"] = frame["test_acc"]
         wide[f"{name} best acc"] = frame["best_test_acc"]
         if branch == "imp":
             wide["sparsity"] = frame["sparsity"]
-    order = [f"{m} {k}" for m in METHOD_LABELS.values() for k in ("final acc", "best acc")]
+    order = [f"{m} {k}" for m in METHODS for k in ("final acc", "best acc")]  # the paper's order
     out = pd.DataFrame(wide)
     cols = [c for c in ["sparsity", *order] if c in out.columns]
     return out[cols].reset_index()

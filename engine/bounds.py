@@ -3,17 +3,21 @@ cannot have more eigenvalues than it has coordinates, and a Lanczos basis that c
 this machine's largest memory (its RAM or a GPU's) would only fail hours later.
 
 Checked where requests enter: the queue's `analysis` kind, `analyze` in the terminal and the
-`reproduce` job before its analyses. The dimension of a level is its kept prunable weights
-plus the parameters that are never pruned (counted from a checkpoint's tensor shapes, read
-without loading the data); BatchNorm running statistics are counted too, so the bound errs
-on the side of allowing a request, which the solver then caps at the true dimension.
+`reproduce` job before its analyses. Which bounds apply is the analysis's own declaration (its
+registered `Analysis.bounds`, a `SolverBounds`), so this module names no analysis.
+
+The dimension of a level is its kept prunable weights plus the parameters that are never
+pruned (counted from a checkpoint's tensor shapes, read without loading the data); BatchNorm
+running statistics are counted too, so the bound errs on the side of allowing a request, which
+the solver then caps at the true dimension.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -67,10 +71,8 @@ def capacity() -> int:
 
 
 def basis_bytes(request: Mapping[str, Any], dim: int) -> tuple[str, int]:
-    """The option that sizes the solver's vectors, and their bytes at dimension `dim`."""
-    if request["what"] == "density":  # starts go as blocks of up to 8 (hessian.FORWARD_BLOCK)
-        rows = min(request["steps"] * min(request["vectors"], 8), dim)
-        return "steps", math.ceil(rows / BLOCK) * BLOCK * dim * BYTES
+    """A top-k solve's vectors at dimension `dim`: the option that sizes them (`k`) and their
+    bytes, for the request's `backend`."""
     k = min(request["k"], dim)
     if request.get("backend") == "arpack":  # host float64; eigsh's default ncv = 2k + 1
         return "k", min(dim, max(2 * k + 1, 20)) * dim * 8
@@ -80,14 +82,36 @@ def basis_bytes(request: Mapping[str, Any], dim: int) -> tuple[str, int]:
     return "k", math.ceil(rows / BLOCK) * BLOCK * dim * BYTES
 
 
-def check_analysis(store: Store, request: Mapping[str, Any]) -> None:
-    """Raise SpecError naming the option when a normalised request exceeds a bound."""
-    if request["what"] not in ("spectrum", "density", "loss_matched"):
+def density_bytes(request: Mapping[str, Any], dim: int) -> tuple[str, int]:
+    """Stochastic Lanczos quadrature's vectors at dimension `dim` (sized by `steps`): its
+    starts go as blocks of up to 8 (hessian.FORWARD_BLOCK)."""
+    rows = min(request["steps"] * min(request["vectors"], 8), dim)
+    return "steps", math.ceil(rows / BLOCK) * BLOCK * dim * BYTES
+
+
+@dataclass(frozen=True)
+class SolverBounds:
+    """What bounds an analysis's Hessian solver at a level of dimension d: `basis(request, d)`
+    gives the option that sizes its vectors and their bytes; with `top_k`, its `k` option
+    counts eigenvalues, so k <= d at every level asked."""
+
+    basis: Callable[[Mapping[str, Any], int], tuple[str, int]]
+    top_k: bool = False
+
+
+TOP_K_BOUNDS = SolverBounds(basis_bytes, top_k=True)
+DENSITY_BOUNDS = SolverBounds(density_bytes)
+
+
+def check_analysis(store: Store, request: Mapping[str, Any], bounds: SolverBounds | None) -> None:
+    """Raise SpecError naming the option when a normalised request exceeds `bounds` (its
+    analysis's; None: an analysis with no Hessian solver, nothing to check)."""
+    if bounds is None:
         return
     dims = dimensions(store, request["run_id"], request["levels"])
     if not dims:
         return
-    if request["what"] != "density":  # a top-k: the spectrum, or the loss-matched control's
+    if bounds.top_k:
         where, smallest = min(dims.items(), key=lambda kv: kv[1])
         if request["k"] > smallest:
             raise SpecError(
@@ -96,7 +120,7 @@ def check_analysis(store: Store, request: Mapping[str, Any]) -> None:
                 f"use k <= {smallest} (or fewer levels)",
             )
     where, largest = max(dims.items(), key=lambda kv: kv[1])
-    option, need = basis_bytes(request, largest)
+    option, need = bounds.basis(request, largest)
     have = capacity()
     if need > have:
         raise SpecError(

@@ -1,4 +1,4 @@
-"""Claims beside the paper's C1–C3, built with `engine.claims`' machinery (stated per level
+"""Claims beside the paper's C1–C3, built with `engine.claim_model` (stated per level
 with intervals over seeds; tested overall on each seed's mean, in the report's Holm family):
 
 - **C3-loss-matched**: C3's loss-matched control (METHOD.md): is level L's own trajectory
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.claims import Claim, make_claim, paired
+from engine.claim_model import Claim, make_claim, paired
 
 C3M_TEXT = (
     "At equal training loss, level L's own trajectory is flatter than Pr_L(min_(L−1)): the "

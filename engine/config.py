@@ -268,14 +268,6 @@ class PruneSpec(SpecBase):
 
 BASELINES = ("one_shot", "ft", "ripn", "rpn1", "rpn2")  # the paper's five (Fig. 2), in its order
 BASELINE_NAMES = RegisteredNames("engine.baselines", "baseline_names")  # all registered ones
-METHOD_LABELS = {  # the paper's name of each branch of a run: IMP-WR and its baselines
-    "imp": "IMP-WR",
-    "one_shot": "one-shot",
-    "ft": "FT",
-    "ripn": "RIPN",
-    "rpn1": "RPN_1",
-    "rpn2": "RPN_2",
-}
 
 
 @dataclass(frozen=True)
@@ -406,7 +398,3 @@ _SUBSPECS: dict[tuple[str, str], type[SpecBase]] = {
 def spec_fields(cls: type[SpecBase]) -> list[dataclasses.Field]:
     """Fields of a spec with their help metadata (for CLI flags and app forms)."""
     return [f for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-
-
-# Re-exported: callers load spec files from here; last, as it imports RunSpec from this module.
-from engine.spec_files import load_spec_file  # noqa: E402, F401

@@ -9,10 +9,8 @@ all count from this one list, so they cannot disagree about what a run trains.
 from __future__ import annotations
 
 from engine.baselines import Training, get
-from engine.baselines.base import WHOLE_RECIPE
+from engine.baselines.base import IMP, WHOLE_RECIPE
 from engine.config import RunSpec
-
-IMP = "imp"
 
 
 def imp_trainings(spec: RunSpec) -> list[Training]:

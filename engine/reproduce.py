@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from engine.analysis import registry
 from engine.config import RunSpec, SpecError
 from engine.presets import REPRODUCE, reproduce_specs
+from engine.run_progress import RunProgress, is_trained
 from engine.settings import data_root
 from engine.store import Store
 
@@ -184,7 +185,6 @@ def reproduce(
 ) -> dict[str, Any]:
     """Train (or resume) one seed of an experiment, then compute its missing analyses."""
     from engine.imp import open_run, train_run
-    from engine.jobs.kinds.run import RunProgress
     from engine.train import Cancelled, NullReporter
 
     reporter = reporter or NullReporter()
@@ -203,7 +203,7 @@ def reproduce(
     requests = analysis_requests(store, spec.run_id, p["k"], p["subset"])
     requests = [_analyses().normalize_request(store, r) for r in requests]
     for request in requests:  # all checked before any is computed
-        check_analysis(store, request)
+        check_analysis(store, request, registry.get(request["what"]).bounds)
     for request in requests:
         summary = _analyses().execute(store, request, device, _Prefixed(reporter, "analysis"))
         summaries.append({k: summary[k] for k in ("what", "units", "computed", "cached")})
@@ -212,13 +212,9 @@ def reproduce(
 
 def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
     """Whether the run is finished and every analysis of it is stored."""
-    from engine.jobs.kinds.run import planned_levels
-
     p = normalize_payload(payload)
     spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))
-    if not store.has_run(spec.run_id) or not all(
-        store.level(spec.run_id, lv, br).done for br, lv in planned_levels(spec)
-    ):
+    if not is_trained(store, spec):
         return False
     requests = analysis_requests(store, spec.run_id, p["k"], p["subset"])
     return all(_analyses().is_stored(store, r) for r in requests)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from engine.config import RunSpec
+from engine.config import RunSpec, SpecError
 
 
 def load_spec_file(path: str | Path) -> RunSpec:
     """Parse a JSON or TOML file as data (never executed) into a validated RunSpec."""
-    from engine.config import RunSpec, SpecError  # engine.config re-exports this function
-
     p = Path(path)
     if not p.is_file():
         raise SpecError("config", f"no such file {str(p)!r}")

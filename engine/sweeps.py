@@ -32,11 +32,12 @@ from typing import Any
 import pandas as pd
 
 from engine import atomic, paths
-from engine.config import RunSpec, SpecError, content_hash, load_spec_file
+from engine.config import RunSpec, SpecError, content_hash
 from engine.jobs.queue import JobQueue
 from engine.presets import PRESETS, preset
 from engine.results import metrics_table, summary_table
 from engine.settings import data_root
+from engine.spec_files import load_spec_file
 from engine.spec_text import SECTIONS
 from engine.store import Store, StoreError, check_name
 

@@ -1,6 +1,7 @@
-"""The layers hold: `lint-imports` keeps every contract of `.importlinter`, a broken arrow in a
-copy of the tree is reported (so the check can fail), and every top-level engine module sits in
-a layer or in the core list (so a new module cannot slip past the contracts unplaced)."""
+"""The layers hold: `lint-imports` keeps every contract of `.importlinter`, a broken arrow and an
+import cycle (closed by a lazy import) in a copy of the tree are reported (so the checks can
+fail), and every top-level engine module sits in a layer or in the core list (so a new module
+cannot slip past the contracts unplaced)."""
 
 from __future__ import annotations
 
@@ -38,21 +39,47 @@ def test_every_contract_is_kept():
         assert f"{name} KEPT" in done.stdout
 
 
-def test_a_back_arrow_in_a_copy_is_reported(tmp_path):
-    """The core importing the CLI, and the engine importing the app, each break a contract."""
+def lint_broken_copy(tmp_path: Path, appended: dict[str, str]) -> str:
+    """`lint-imports` over a copy of the packages and contracts in which each engine module
+    named in `appended` has that text added at its end; it must fail: its report."""
     for name in ("engine", "app"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(CONFIG, tmp_path / ".importlinter")
-    with (tmp_path / "engine" / "atomic.py").open("a") as f:
-        f.write("\nfrom engine.cli import display  # noqa\n")
-    with (tmp_path / "engine" / "steps.py").open("a") as f:
-        f.write("\nimport app.data  # noqa\n")
+    for module, text in appended.items():
+        with (tmp_path / "engine" / module).open("a") as f:
+            f.write(text)
     done = lint(tmp_path)
     assert done.returncode == 1, done.stdout
+    return done.stdout
+
+
+def test_a_back_arrow_in_a_copy_is_reported(tmp_path):
+    """The core importing the CLI, and the engine importing the app, each break a contract."""
+    out = lint_broken_copy(
+        tmp_path,
+        {
+            "atomic.py": "\nfrom engine.cli import display  # noqa\n",
+            "steps.py": "\nimport app.data  # noqa\n",
+        },
+    )
     for contract in ("core", "no-app"):
-        assert f"{_contracts()[contract]} BROKEN" in done.stdout, done.stdout
-    assert "engine.atomic -> engine.cli.display" in done.stdout
-    assert "engine.steps -> app.data" in done.stdout
+        assert f"{_contracts()[contract]} BROKEN" in out, out
+    assert "engine.atomic -> engine.cli.display" in out
+    assert "engine.steps -> app.data" in out
+
+
+def test_an_import_cycle_in_a_copy_is_reported(tmp_path):
+    """Two core modules importing each other, one of them inside a function, break the
+    acyclic contract (and no other: both sit in the core)."""
+    lazy = "\n\ndef _lazy():\n    from engine import steps  # noqa\n"
+    out = lint_broken_copy(
+        tmp_path, {"steps.py": "\nfrom engine import booleans  # noqa\n", "booleans.py": lazy}
+    )
+    contracts = _contracts()
+    assert f"{contracts['acyclic']} BROKEN" in out, out
+    assert ".booleans -> .steps" in out or ".steps -> .booleans" in out
+    for other in set(contracts) - {"acyclic"}:
+        assert f"{contracts[other]} KEPT" in out, out
 
 
 def _ini() -> configparser.ConfigParser:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from engine.analysis.context import Context
     from engine.analysis.units import Unit
+    from engine.bounds import SolverBounds
     from engine.store import Store
 
 KINDS = "engine.analysis.kinds"
@@ -74,6 +75,9 @@ class Analysis:
     - `page`/`chart`: the app page that shows it, and whether that page draws its own chart
       (otherwise the page shows its table).
     - `order`: its place in lists (help, first look): cheapest first.
+    - `bounds`: what its Hessian solver may be asked at a level (`engine.bounds`: k within
+      the dimension, vectors within memory), checked before a request is queued or computed;
+      None: no such solver.
     """
 
     name: str
@@ -95,6 +99,7 @@ class Analysis:
     page: str = "geometry"
     chart: bool = False
     order: int = 1000
+    bounds: SolverBounds | None = None
     option_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ new baseline is one file and cannot be left out of the spec's choices, the Launc
 
 from __future__ import annotations
 
-from engine.baselines.base import Baseline, Training
+from engine.baselines.base import IMP, IMP_LABEL, Baseline, Training
 from engine.plugins import import_submodules
 
 BASELINES: dict[str, type[Baseline]] = {}
@@ -13,6 +13,9 @@ BASELINES: dict[str, type[Baseline]] = {}
 
 def register(cls: type[Baseline]) -> type[Baseline]:
     """Class decorator: add a baseline under its `name`."""
+    missing = [a for a in ("name", "label", "help") if not getattr(cls, a, "")]
+    if missing:
+        raise ValueError(f"baseline {cls.__name__} sets no {', '.join(missing)}")
     if cls.name in BASELINES:
         raise ValueError(f"baseline {cls.name!r} is registered twice")
     BASELINES[cls.name] = cls
@@ -23,6 +26,12 @@ def baseline_names() -> list[str]:
     return list(BASELINES)
 
 
+def method_labels() -> dict[str, str]:
+    """Each branch a run can have -> the name claims, charts and tables show for it:
+    IMP-WR's, then every registered baseline's `label`."""
+    return {IMP: IMP_LABEL} | {name: cls.label for name, cls in BASELINES.items()}
+
+
 def get(name: str) -> Baseline:
     """The baseline registered as `name`."""
     if name not in BASELINES:
@@ -30,7 +39,7 @@ def get(name: str) -> Baseline:
     return BASELINES[name]()
 
 
-__all__ = ["Baseline", "Training", "baseline_names", "get", "register"]
+__all__ = ["Baseline", "Training", "baseline_names", "get", "method_labels", "register"]
 
 # Last, because the modules import `register` from here.
 import_submodules(__name__)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+# What a plugin's methods take and return, named here so each plugin imports them from one place.
+from engine.config import RunSpec
+from engine.masks import Mask
+from engine.run_context import Context, State
 from engine.steps import Step
 
-if TYPE_CHECKING:
-    from engine.config import RunSpec
-    from engine.masks import Mask
-    from engine.run_context import Context, State
-
+IMP, IMP_LABEL = "imp", "IMP-WR"  # IMP-WR's branch and its name, beside every baseline's
 WHOLE_RECIPE = Step(0, "it")
 
 
@@ -55,13 +55,15 @@ class Training:
 class Baseline(abc.ABC):
     """One comparison trained beside IMP-WR. Subclass it in a file of this package and
     decorate it with `engine.baselines.register`; set `name` (the branch its levels are
-    stored under, and the value of `baselines.kinds`) and `help`.
+    stored under, and the value of `baselines.kinds`), `label` (its name in the paper, which
+    claims, charts and tables show) and `help`.
 
     `trainings` lists what it trains, in order; for each, `mask` and `weights` give the
     mask and the start weights (before the mask is applied). A training already stored is
     never asked for its start again, and a stored mask is reused as it is."""
 
     name: ClassVar[str]
+    label: ClassVar[str]
     help: ClassVar[str]
 
     @abc.abstractmethod

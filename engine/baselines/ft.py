@@ -3,21 +3,14 @@ solution (level 0's for the first) by IMP's rate and keeps training it (METHOD.m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.baselines import register
-from engine.baselines.base import Baseline, Training
+from engine.baselines.base import Baseline, Context, Mask, RunSpec, State, Training
 from engine.run_context import prune_next
-
-if TYPE_CHECKING:
-    from engine.config import RunSpec
-    from engine.masks import Mask
-    from engine.run_context import Context, State
 
 
 @register
 class FineTune(Baseline):
-    name = "ft"
+    name, label = "ft", "FT"
     help = "Prune and keep training the pruned previous solution, no rewinding (levels 1..L)."
 
     def trainings(self, spec: RunSpec) -> list[Training]:

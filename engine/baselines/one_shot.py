@@ -3,21 +3,15 @@ baseline level, rewind to the rewind point, train (METHOD.md, the comparisons)."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine import masks as M
 from engine.baselines import register
-from engine.baselines.base import Baseline, Training
+from engine.baselines.base import Baseline, Context, RunSpec, State, Training
 from engine.run_context import prunable
-
-if TYPE_CHECKING:
-    from engine.config import RunSpec
-    from engine.run_context import Context, State
 
 
 @register
 class OneShot(Baseline):
-    name = "one_shot"
+    name, label = "one_shot", "one-shot"
     help = "Prune the level-0 solution to IMP's sparsity in one step, rewind, train."
 
     def trainings(self, spec: RunSpec) -> list[Training]:

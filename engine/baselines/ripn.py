@@ -3,20 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.baselines import register
-from engine.baselines.base import Baseline, Training
-
-if TYPE_CHECKING:
-    from engine.config import RunSpec
-    from engine.masks import Mask
-    from engine.run_context import Context, State
+from engine.baselines.base import Baseline, Context, Mask, RunSpec, State, Training
 
 
 @register
 class RandomReinit(Baseline):
-    name = "ripn"
+    name, label = "ripn", "RIPN"
     help = "IMP's mask with freshly drawn weights, trained for the whole recipe."
 
     def trainings(self, spec: RunSpec) -> list[Training]:

@@ -3,22 +3,16 @@ rewind-point weights. RPN_2 (rpn2.py) shares the mask and differs only in its we
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine import masks as M
 from engine.baselines import register
-from engine.baselines.base import Baseline, Training
-
-if TYPE_CHECKING:
-    from engine.config import RunSpec
-    from engine.run_context import Context, State
+from engine.baselines.base import Baseline, Context, RunSpec, State, Training
 
 SHARED_MASK = "rpn"  # the seed purpose RPN_1 and RPN_2 draw their one random mask from
 
 
 @register
 class RandomPrune(Baseline):
-    name = "rpn1"
+    name, label = "rpn1", "RPN_1"
     help = "A random mask with IMP's per-layer sparsity, from the rewind point."
     fresh = False  # whether its weights are drawn afresh (RPN_2) or the rewind point's
 

@@ -9,6 +9,6 @@ from engine.baselines.rpn1 import RandomPrune
 
 @register
 class RandomPruneReinit(RandomPrune):
-    name = "rpn2"
+    name, label = "rpn2", "RPN_2"
     help = "RPN_1's random mask with freshly drawn weights, trained for the whole recipe."
     fresh = True

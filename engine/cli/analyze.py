@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
     store = Store(args.store or store_root())
     reqs = [jobs.normalize_request(store, r) for r in requests(args)]  # all checked up front
     for r in reqs:
-        check_analysis(store, r)
+        check_analysis(store, r, registry.get(r["what"]).bounds)
     if args.submit:
         from engine.jobs.queue import JobQueue
 

@@ -6,9 +6,10 @@ import argparse
 import dataclasses
 from typing import Any
 
-from engine.config import RunSpec, SpecError, load_spec_file
+from engine.config import RunSpec, SpecError
 from engine.presets import PRESETS, preset
 from engine.settings import data_root
+from engine.spec_files import load_spec_file
 from engine.spec_text import SECTIONS, parse_value
 
 

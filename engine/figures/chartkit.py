@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from engine.config import METHOD_LABELS
+from engine.baselines import method_labels
 from engine.figures import palette
 from engine.figures.curves import HIGH, LOW, RAW
 
@@ -252,8 +252,10 @@ def sparsity_by_level(summary: pd.DataFrame) -> dict[int, float]:
 
 # --- series and titles shared by the builders ------------------------------------------
 def with_method(df: pd.DataFrame) -> pd.DataFrame:
-    """Add the paper's name of each branch (IMP-WR, one-shot, FT, RIPN, RPN_1, RPN_2)."""
-    return df.assign(method=df["branch"].map(lambda b: METHOD_LABELS.get(b, b)))
+    """Add the paper's name of each branch (IMP-WR, one-shot, FT, RIPN, RPN_1, RPN_2, and
+    each registered baseline's `label`)."""
+    labels = method_labels()
+    return df.assign(method=df["branch"].map(lambda b: labels.get(b, b)))
 
 
 def points_named(df: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from engine.baselines import IMP_LABEL
 from engine.figures import palette
 from engine.figures.chartkit import (
     axis_format,
@@ -83,7 +84,7 @@ def final_vs_sparsity(
     imp = df[df["branch"] == "imp"]
     line = (
         alt.Chart(imp)
-        .mark_line(color=palette.METHODS["IMP-WR"], strokeWidth=1, opacity=0.6)
+        .mark_line(color=palette.METHODS[IMP_LABEL], strokeWidth=1, opacity=0.6)
         .encode(x, y(y_), detail="run_id:N", **run_dash(imp))
     )
     points = (
@@ -113,7 +114,7 @@ def baseline_curves(
     """IMP-WR at `level` against the baselines trained to the same sparsity (Fig. 2)."""
     df = positive(with_method(metrics[metrics["level"] == level]), y_, log)
     df = with_runs(columns(df, ["run_id", "method", "level", "sparsity", x, y_]))
-    imp_sparsity = df[df["method"] == "IMP-WR"]
+    imp_sparsity = df[df["method"] == IMP_LABEL]
     return lines_with_points(
         df,
         epoch_x(x),

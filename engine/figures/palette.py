@@ -9,17 +9,29 @@ on white. Every chart builder takes its colour encodings from here; no chart nam
 
 from __future__ import annotations
 
+import itertools
+
 import altair as alt
 
-from engine.config import METHOD_LABELS
+from engine.baselines import IMP, method_labels
+from engine.config import BASELINES
 
 BLUE, ORANGE, GREEN, RED, PURPLE = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"
 BROWN, PINK, TEAL, GREY = "#8c564b", "#e377c2", "#17becf", "#7f7f7f"
 
-# The paper's methods (`engine.config.METHOD_LABELS`), in the paper's order.
-METHODS: dict[str, str] = dict(
-    zip(METHOD_LABELS.values(), (BLUE, GREEN, PURPLE, BROWN, PINK, TEAL), strict=True)
-)
+# The paper's methods (IMP-WR and its five baselines) in the paper's order; a baseline
+# registered beyond them (`engine.baselines`) takes a spare hue. Keyed by each one's label.
+PAPER = dict(zip((IMP, *BASELINES), (BLUE, GREEN, PURPLE, BROWN, PINK, TEAL), strict=True))
+SPARE = ("#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#c7c7c7")
+
+
+def _methods() -> dict[str, str]:
+    labels, spare = method_labels(), itertools.cycle(SPARE)
+    others = [b for b in labels if b not in PAPER]
+    return {labels[b]: PAPER[b] for b in PAPER} | {labels[b]: next(spare) for b in others}
+
+
+METHODS: dict[str, str] = _methods()
 
 # The points of a level, by the names the charts show for them.
 SOLUTION = "min_L (solution)"
@@ -64,7 +76,7 @@ def point_series(branch: str, point: str) -> str:
     name = POINT_NAMES.get(point, point)
     if branch == "imp":
         return name
-    method = METHOD_LABELS.get(branch, branch)
+    method = method_labels().get(branch, branch)
     return method if point == "solution" else f"{method} · {name}"
 
 

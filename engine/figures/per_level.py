@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from engine.baselines import IMP_LABEL
 from engine.figures import palette
 from engine.figures.chartkit import points_named
 from engine.figures.geometry_charts import with_paths
@@ -31,7 +32,7 @@ class Quantity:
 def _final(column: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def rows(summary: pd.DataFrame) -> pd.DataFrame:
         imp = summary[summary["branch"] == "imp"]
-        return imp.assign(series="IMP-WR", value=imp[column])
+        return imp.assign(series=IMP_LABEL, value=imp[column])
 
     return rows
 

@@ -18,7 +18,8 @@ import pandas as pd
 
 from engine import atomic
 from engine.analysis import tables
-from engine.claims import RULES, Claim, claims_frame, evaluate_claims
+from engine.claim_model import RULES, Claim
+from engine.claims import claims_frame, evaluate_claims
 from engine.figures import palette
 from engine.figures.chartkit import (
     axis_format,

@@ -7,18 +7,22 @@ from __future__ import annotations
 import argparse
 import pkgutil
 
+import pandas as pd
 import pytest
 
 import engine.baselines as registry
-from engine.baselines import Baseline, Training, get, register
+from engine.baselines import Baseline, Training, get, method_labels, register
+from engine.claims import claim_c1, claims_frame, judge
 from engine.config import BASELINES, BaselineSpec, SpecError
 from engine.data import load_dataset
 from engine.data.batches import num_batches
+from engine.figures import palette
+from engine.figures.chartkit import with_method
 from engine.imp import run_imp
-from engine.jobs.kinds.run import planned_levels
 from engine.limits import epoch_levels
 from engine.plan import plan
 from engine.run_index import rebuild
+from engine.run_progress import planned_levels
 from engine.store import Store
 from tests.engine.conftest import tiny_spec
 
@@ -27,7 +31,7 @@ class Twin(Baseline):
     """IMP-WR's level again: its mask, from the rewind point. Trained by the runner like any
     baseline, it must give exactly IMP's results at that level."""
 
-    name = "twin"
+    name, label = "twin", "IMP-WR again"
     help = "IMP's mask and rewind point again (a test plugin)."
 
     def trainings(self, spec):
@@ -57,7 +61,7 @@ def test_every_module_of_the_package_registers_its_baseline():
     assert set(by_module) == modules  # nothing to import by hand: each file is found
     assert set(BASELINES) <= set(registry.baseline_names())  # the paper's five are among them
     for name in registry.baseline_names():
-        assert get(name).name == name and get(name).help
+        assert get(name).name == name and get(name).help and get(name).label
 
 
 def test_a_baseline_is_registered_once(twin):
@@ -65,6 +69,10 @@ def test_a_baseline_is_registered_once(twin):
         register(twin)
     with pytest.raises(KeyError, match="no baseline 'nope'"):
         get("nope")
+    unnamed = type("Unnamed", (Twin,), {"name": "unnamed", "label": ""})
+    with pytest.raises(ValueError, match=r"^baseline Unnamed sets no label$"):
+        register(unnamed)
+    assert "unnamed" not in registry.BASELINES
 
 
 def test_a_registered_baseline_reaches_the_plan_the_spec_and_the_cli(twin):
@@ -78,6 +86,25 @@ def test_a_registered_baseline_reaches_the_plan_the_spec_and_the_cli(twin):
     assert "twin" in " ".join(parser.format_help().split())
     with pytest.raises(SpecError, match=r"^baselines.kinds: 'twins' is not allowed.*twin"):
         BaselineSpec(kinds=("twins",))
+
+
+def test_a_registered_baseline_is_shown_by_its_label(twin):
+    """Claims, charts and tables name a baseline by the label its plugin gives (IMP-WR keeps
+    its own), not by its branch name, and a new one needs no table to be edited."""
+    assert method_labels()["imp"] == "IMP-WR" and method_labels()["twin"] == "IMP-WR again"
+    spec = tiny_spec().replace(baselines=BaselineSpec(kinds=("twin",), level=1))
+    rows = [
+        {"group": "g", "branch": b, "level": 1, "seed": s, "test_acc": a, "train_loss": 1 - a}
+        for s in range(3)
+        for b, a in (("imp", 0.9 + s / 100), ("twin", 0.8 + s / 50))
+    ]
+    table = claims_frame(judge(claim_c1(pd.DataFrame(rows), "g", spec, {})))
+    assert list(table["id"]) == ["C1-test_acc-twin", "C1-train_loss-twin"]
+    assert all("than IMP-WR again's" in s for s in table["statement"])
+    assert palette.point_series("twin", "solution") == "IMP-WR again"
+    assert palette.point_series("twin", "start") == "IMP-WR again · start_L"
+    methods = with_method(pd.DataFrame({"branch": ["imp", "twin", "other"]}))["method"]
+    assert list(methods) == ["IMP-WR", "IMP-WR again", "other"]
 
 
 def test_without_the_plugin_its_name_is_refused():

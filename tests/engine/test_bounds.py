@@ -9,6 +9,7 @@ import torch
 
 from engine import bounds
 from engine.analysis import jobs as analyses
+from engine.analysis import registry
 from engine.analysis.hvp import coordinates
 from engine.cli import main
 from engine.config import SpecError
@@ -43,6 +44,11 @@ def spectrum(store: Store, run_id: str, **options) -> dict:
     return analyses.normalize_request(store, {"run_id": run_id, "what": "spectrum", **options})
 
 
+def check(store: Store, request: dict) -> None:
+    """As the callers check: with the bounds the request's analysis registered."""
+    bounds.check_analysis(store, request, registry.get(request["what"]).bounds)
+
+
 def test_k_is_bounded_by_the_smallest_dimension_of_the_levels_asked(stored):
     store, run_id = stored
     dim0, dim1 = (solver_dimension(store, run_id, lv) for lv in (0, 1))
@@ -51,9 +57,25 @@ def test_k_is_bounded_by_the_smallest_dimension_of_the_levels_asked(stored):
         "imp level 0": dim0,
         "imp level 1": dim1,
     }
-    bounds.check_analysis(store, spectrum(store, run_id, k=dim1, levels="1", backend="pyhessian"))
+    check(store, spectrum(store, run_id, k=dim1, levels="1", backend="pyhessian"))
     with pytest.raises(SpecError, match=rf"^k: {dim1 + 1} is more than the {dim1} .*level 1"):
-        bounds.check_analysis(store, spectrum(store, run_id, k=dim1 + 1))
+        check(store, spectrum(store, run_id, k=dim1 + 1))
+
+
+def test_the_bounds_are_the_analysis_own_declaration(stored):
+    """bounds names no analysis: the same request is refused under the top-k bounds and
+    passes with none (an analysis without a Hessian solver); the three solvers declare theirs."""
+    store, run_id = stored
+    request = spectrum(store, run_id, k=100000)
+    with pytest.raises(SpecError, match=r"^k: "):
+        bounds.check_analysis(store, request, bounds.TOP_K_BOUNDS)
+    bounds.check_analysis(store, request, None)
+    assert registry.get("density").bounds is bounds.DENSITY_BOUNDS
+    assert {a.name for a in registry.all() if a.bounds} == {
+        "spectrum",
+        "density",
+        "loss_matched",
+    }
 
 
 @pytest.mark.parametrize("submit", [False, True])
@@ -75,9 +97,9 @@ def test_memory_estimate_refuses_what_cannot_fit(stored, capsys, monkeypatch):
     assert option == "k" and need >= 8 * 10 * dim0 * 4  # 8k Lanczos vectors of float32
     monkeypatch.setattr(bounds, "capacity", lambda: need - 1)
     with pytest.raises(SpecError, match=r"^k: 10 needs about .* GiB .*lower k"):
-        bounds.check_analysis(store, request)
+        check(store, request)
     monkeypatch.setattr(bounds, "capacity", lambda: need)
-    bounds.check_analysis(store, request)
+    check(store, request)
     monkeypatch.setattr(bounds, "capacity", lambda: 2**20)
     argv = ["analyze", run_id, "--what", "density", "--steps", "500", "--store", str(store.root)]
     assert main(argv) == 2

@@ -17,6 +17,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from engine import claims as C
 from engine.claim_effects import per_level, per_seed, where
+from engine.claim_model import RULES
 from engine.config import BaselineSpec, PruneSpec, RunSpec, TrainSpec
 from engine.replicates import aggregate
 from engine.stats import holm, interval, seed_test, sign_interval
@@ -301,4 +302,4 @@ def test_claims_frame_has_where_and_numbers():
     assert list(frame.columns) == C.CLAIM_COLUMNS
     row = frame.iloc[0]
     assert row["where"] == c.where and row["numbers"].startswith("per level: holds at level 1")
-    assert C.RULES in row["criterion"] and "over the report's 2 tests" in row["numbers"]
+    assert RULES in row["criterion"] and "over the report's 2 tests" in row["numbers"]

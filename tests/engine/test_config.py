@@ -11,9 +11,9 @@ from engine.config import (
     SpecError,
     Step,
     TrainSpec,
-    load_spec_file,
 )
 from engine.presets import PRESETS, preset
+from engine.spec_files import load_spec_file
 
 
 def test_step_parses_and_converts():

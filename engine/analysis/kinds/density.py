@@ -10,6 +10,7 @@ from engine.analysis.options import AT_POINTS, BATCHNORM, HESSIAN_DATA, Option, 
 from engine.analysis.registry import Analysis, Table, register
 from engine.analysis.tables import POINT, point_row
 from engine.analysis.units import Unit, at_points
+from engine.bounds import DENSITY_BOUNDS
 
 if TYPE_CHECKING:
     from engine.analysis.context import Context
@@ -56,6 +57,7 @@ def summary(request: dict, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 register(
     Analysis(
         name="density",
+        bounds=DENSITY_BOUNDS,
         help="Hessian eigenvalue density by stochastic Lanczos quadrature.",
         options=(*AT_POINTS, VECTORS, STEPS, *HESSIAN_DATA, *BATCHNORM),
         plan=at_points(),

@@ -11,6 +11,7 @@ from engine.analysis.options import BATCHNORM, HESSIAN_DATA, LEVELS, TOP_K
 from engine.analysis.points import Point, trajectory_points
 from engine.analysis.registry import Analysis, Table, register
 from engine.analysis.units import Unit, each_level
+from engine.bounds import TOP_K_BOUNDS
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ COLUMNS = (
 register(
     Analysis(
         name="loss_matched",
+        bounds=TOP_K_BOUNDS,
         help="The loss-matched control: the point on level L's own trajectory whose "
         "training loss equals Pr_L(min_(L−1))'s (interpolated between the two stored "
         "checkpoints that bracket it), with its top-k spectrum and log-volume.",

@@ -11,6 +11,7 @@ from engine.analysis.options import AT_POINTS, BATCHNORM, HESSIAN_DATA, TOP_K
 from engine.analysis.registry import Analysis, Table, register
 from engine.analysis.tables import POINT, point_row
 from engine.analysis.units import Unit, at_points
+from engine.bounds import TOP_K_BOUNDS
 
 if TYPE_CHECKING:
     from engine.analysis.context import Context
@@ -55,6 +56,7 @@ def summary(request: dict, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 register(
     Analysis(
         name="spectrum",
+        bounds=TOP_K_BOUNDS,
         help="Top-k Hessian eigenvalues on the unpruned coordinates (Fig. 5) and the "
         "basin log-volume proxy −½ Σ log λ_i over the positive ones.",
         options=(*AT_POINTS, *TOP_K, *HESSIAN_DATA, *BATCHNORM),

@@ -1,19 +1,18 @@
 """The "run" job: train (or resume) an IMP-WR run and its baselines.
 
-Thin on purpose: validation is the spec's and execution is `engine.imp`'s, so a job computes
-exactly what `python -m engine run` would.
+Thin on purpose: validation is the spec's, execution is `engine.imp`'s and its progress is
+`engine.run_progress`'s, so a job computes exactly what `python -m engine run` would.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from engine.config import RunSpec
 from engine.jobs.records import Job, JobKind, Prepared, register_kind
-from engine.plan import plan
+from engine.run_progress import RunProgress, is_trained
 from engine.store import Store
 
 
@@ -25,51 +24,8 @@ def _prepare_run(store: Store, payload: dict[str, Any]) -> Prepared:
     return Prepared(spec.to_dict(), identity, spec.run_id)
 
 
-def planned_levels(spec: RunSpec) -> list[tuple[str, int]]:
-    """Every (branch, level) `run_imp` trains for `spec`, in its order (for progress and ETA)."""
-    return [(t.branch, t.level) for t in plan(spec)]
-
-
 def _run_is_stored(store: Store, job: Job) -> bool:
-    spec = RunSpec.from_dict(job.payload)
-    return store.has_run(spec.run_id) and all(
-        store.level(spec.run_id, level, branch).done for branch, level in planned_levels(spec)
-    )
-
-
-_LABEL = re.compile(r"^(\w+) level (\d+)$")
-
-
-class RunProgress:
-    """A `Reporter` wrapper that adds the branch, level and the run's done fraction."""
-
-    def __init__(self, inner: Any, spec: RunSpec, store: Store):
-        self.inner, self.store, self.run_id = inner, store, spec.run_id
-        self.plan = planned_levels(spec)
-        self.label, self.done = "", 0
-
-    def progress(self, **fields: Any) -> None:
-        label = fields.get("label", "")
-        if label != self.label:  # a new level: count what is finished (skipped levels too)
-            self.label = label
-            self.done = sum(self.store.level(self.run_id, lv, br).done for br, lv in self.plan)
-        extra: dict[str, Any] = {}
-        m = _LABEL.match(label)
-        if m:
-            extra = {"branch": m.group(1), "level": int(m.group(2))}
-        level_part = fields["iteration"] / max(fields["total"], 1)
-        extra["fraction"] = min((self.done + level_part) / len(self.plan), 1.0)
-        self.inner.progress(**fields, **extra)
-
-    def epoch_done(self, row: dict[str, float]) -> None:
-        self.inner.epoch_done(row)
-
-    def log(self, line: str) -> None:
-        if hasattr(self.inner, "log"):
-            self.inner.log(line)
-
-    def cancelled(self) -> bool:
-        return self.inner.cancelled()
+    return is_trained(store, RunSpec.from_dict(job.payload))
 
 
 def _execute_run(job: Job, store: Store, device: Any, reporter: Any) -> dict[str, Any]:
