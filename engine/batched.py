@@ -57,11 +57,11 @@ EVAL_BATCH = 1000  # engine.train.evaluate's batch, shared by the N models of a 
 # by one (benchmarks/batched.py); a device type not listed is never stacked automatically.
 # CPU is not listed: on 2 cores at one thread (the worker policy for these models) 6
 # LeNet-300-100s on mnist5k (1.1e8 FLOPs by that count, 3.2e7 on 28x28 images; the smallest
-# registered model) took 1.06-1.2x the time of 6 in sequence with Adam, and on 8x8
-# synthetic_tiny images (6e6 FLOPs) 0.97x: one thread's matrix
-# products are already arithmetic-bound, a batched product costs what N single ones do, and
-# Adam's elementwise passes scale with the parameters either way. CUDA, where a small
-# model's step is kernel-launch-bound, has not been measured yet.
+# registered model) took 0.96-1.11x the time of 6 in sequence with Adam (medians of 3-5
+# pairs, load 1.1-1.8), 1.09x with SGD, and 0.96x on 8x8 synthetic_tiny images: one
+# thread's matrix products are already arithmetic-bound, a batched product costs what N
+# single ones do, and the optimizer's elementwise passes scale with the parameters either
+# way. CUDA, where a small model's step is kernel-launch-bound, has not been measured yet.
 PAYS_BELOW: dict[str, float] = {}
 
 
