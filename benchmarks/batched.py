@@ -5,13 +5,14 @@
 
 N networks of one architecture on mnist5k with the demo's recipe (Adam, batch 60; or SGD
 with momentum), each from its own init under its own mask (IMP's level-5 sparsity, 67%) on
-its own data order, are trained together by `train_batched` and one after another by `train_level`, the loop
-the runner uses today. Both write what the runner keeps of a training (metrics, the resume
-point every epoch, the final checkpoint) into a fresh folder, so the times compare what a
-wired runner would pay. Torch's threads are set as `engine.threads` sets a worker's for this
-model and batch (one worker on the host). The two sides alternate `--repeat` times; the
-line gives the medians, every sample, the 1-minute load average before the first pair and
-after each, and the largest difference between the two sides' final test accuracies.
+its own data order, are trained together by `train_batched` and one after another by
+`train_level`, the loop the runner uses today. Both write what the runner keeps of a
+training (metrics, the resume point every epoch, the final checkpoint) into a fresh folder,
+so the times compare what a wired runner would pay. Torch's threads are set as
+`engine.threads` sets a worker's for this model and batch (one worker on the host). The two
+sides alternate `--repeat` times; the line gives the medians, every sample, the 1-minute
+load average before the first pair and after each, and the largest difference between the
+two sides' final test accuracies.
 `--tiny` is the suite's smoke size: 2 models of 20 iterations, once.
 """
 
