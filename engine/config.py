@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engine.choices import RegisteredNames
-from engine.identity import HASHED_SINCE_V1, NOT_HASHED, content_hash
+from engine.identity import content_hash, hashed_fields
 from engine.steps import Step  # re-exported: specs and their users name it from here
 
 
@@ -188,6 +188,7 @@ class ModelSpec(SpecBase):
 
 
 COMPILE_MODES = ("off", "auto", "on")  # train.compile (engine.compiled)
+STACK_MODES = ("off", "auto", "on")  # train.stack (engine.stacking)
 PRECISIONS = ("fp32", "bf16")  # train.precision
 
 
@@ -230,6 +231,13 @@ class TrainSpec(SpecBase):
         "Training arithmetic: fp32, or bf16 autocast of forward and loss (meant for CUDA; "
         "Hessians and evaluation stay fp32). Part of the run id when bf16.",
         PRECISIONS,
+    )
+    stack: str = opt(
+        "auto",
+        "Train a run's trainings that can run together (the baselines) as one stacked model "
+        "(engine.stacking): off, on, or auto (where measured to pay; on a CPU, never). "
+        "Not part of the run id.",
+        STACK_MODES,
     )
 
     @classmethod
@@ -331,22 +339,7 @@ class RunSpec(SpecBase):
         The fields of `HASHED_SINCE_V1` always count, as they did in the first stores; any
         field added since counts only when it differs from its default (as OpenLTH's
         hparams do), so adding a field renames no stored run."""
-        d = self.to_dict()
-        defaults = RunSpec().to_dict()
-        out: dict[str, Any] = {}
-        for key, value in d.items():
-            if key in NOT_HASHED:
-                continue
-            if isinstance(value, dict):
-                always = HASHED_SINCE_V1.get(key, ())
-                out[key] = {
-                    k: v
-                    for k, v in value.items()
-                    if k in always or (f"{key}.{k}" not in NOT_HASHED and v != defaults[key][k])
-                }
-            elif key in HASHED_SINCE_V1["."] or value != defaults[key]:
-                out[key] = value
-        return out
+        return hashed_fields(self.to_dict(), RunSpec().to_dict())
 
     @property
     def run_hash(self) -> str:

@@ -39,7 +39,29 @@ HASHED_SINCE_V1: dict[str, tuple[str, ...]] = {
 # device and thread count do, which no id holds either; `auto` picks by machine, and a run
 # trained compiled is the same experiment as one trained eagerly. (train.precision=bf16
 # changes results beyond rounding: it counts, as any later field does, when not the default.)
-NOT_HASHED = frozenset({"baselines", "data.root", "data.download", "train.compile"})
+# Stacking trainings (train.stack, engine.stacking) likewise changes only the order in which
+# float32 sums are added (tests/engine/test_batched.py states by how much).
+NOT_HASHED = frozenset({"baselines", "data.root", "data.download", "train.compile", "train.stack"})
+
+
+def hashed_fields(spec: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run spec's `to_dict()` its id hashes, given the defaults' `to_dict()`:
+    every field of `HASHED_SINCE_V1`, and any other not in `NOT_HASHED` that differs from
+    its default."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in NOT_HASHED:
+            continue
+        if isinstance(value, dict):
+            always = HASHED_SINCE_V1.get(key, ())
+            out[key] = {
+                k: v
+                for k, v in value.items()
+                if k in always or (f"{key}.{k}" not in NOT_HASHED and v != defaults[key][k])
+            }
+        elif key in HASHED_SINCE_V1["."] or value != defaults[key]:
+            out[key] = value
+    return out
 
 
 def content_hash(obj: Any) -> str:

@@ -11,6 +11,9 @@ epoch. Reconstructed choices (METHOD.md says "reconstructed" where the paper is 
 - FT prunes its own chain of levels 1..L, each starting from the pruned previous solution.
 - RPN_1 and RPN_2 share one random mask (IMP's per-layer counts), so they differ only in
   their weights.
+
+The baselines that can run together train as one stack where `train.stack` says so
+(`engine.stacking` groups them, `engine.stacked_levels` stores each as `train_level` would).
 """
 
 from __future__ import annotations
@@ -37,17 +40,16 @@ from engine.run_context import (  # re-exported: the runner's callers name them 
     resolve_device,
     seeded,  # noqa: F401
 )
+from engine.stacked_levels import stacked_path, train_levels
+from engine.stacking import schedule
 from engine.store import LevelDir, Store
-from engine.train import Reporter, train_level
+from engine.train import LevelResult, Reporter, train_level
 
 
 def _summary(
-    level: int,
-    branch: str,
-    mask: dict[str, Tensor],
-    metrics: list[dict],
-    seconds: float,
+    level: int, branch: str, mask: dict[str, Tensor], result: LevelResult
 ) -> dict[str, Any]:
+    metrics = result.metrics
     last = metrics[-1]
     report = M.sparsity_report(mask)
     return {
@@ -63,7 +65,8 @@ def _summary(
         "best_test_acc": max(r["test_acc"] for r in metrics),
         "epochs": last["epoch"],
         "iterations": last["iteration"],
-        "seconds": seconds,
+        "seconds": result.seconds,
+        "step": result.step.record(),
         "layers": report[:-1],
     }
 
@@ -78,13 +81,7 @@ def _train(
     on_iteration=None,
 ) -> dict:
     """Train one level (or resume it); store its mask, start point, metrics and summary."""
-    start_iteration = t.start.iterations(ctx.iters_per_epoch)
-    if not lv.has_mask():
-        lv.save_mask(mask)
-    start = M.project(start_state, mask)
-    if not lv.has_checkpoint("start"):
-        lv.save_checkpoint("start", start, iteration=start_iteration)
-    model.load_state_dict(start)
+    model.load_state_dict(_prepare(ctx, t, lv, mask, start_state))
     result = train_level(
         model,
         mask,
@@ -92,12 +89,31 @@ def _train(
         ctx.spec.train,
         lv,
         data_seed=ctx.spec.data_order_seed,
-        start_iteration=start_iteration,
+        start_iteration=t.start.iterations(ctx.iters_per_epoch),
         on_iteration=on_iteration,
         reporter=ctx.reporter,
         label=f"{t.branch} level {t.level}",
     )
-    summary = _summary(t.level, t.branch, mask, result.metrics, result.seconds)
+    return _finish(ctx, t, lv, mask, result)
+
+
+def _prepare(
+    ctx: Context, t: Training, lv: LevelDir, mask: dict[str, Tensor], start_state: dict
+) -> dict[str, Tensor]:
+    """Store a training's mask and start point (once); return the start."""
+    if not lv.has_mask():
+        lv.save_mask(mask)
+    start = M.project(start_state, mask)
+    if not lv.has_checkpoint("start"):
+        lv.save_checkpoint("start", start, iteration=t.start.iterations(ctx.iters_per_epoch))
+    return start
+
+
+def _finish(
+    ctx: Context, t: Training, lv: LevelDir, mask: dict[str, Tensor], result: LevelResult
+) -> dict:
+    """Mark a trained level done with its summary, and count it in the run's record."""
+    summary = _summary(t.level, t.branch, mask, result)
     lv.mark_done(summary)
     ctx.store.touch(ctx.run_id, **{f"{t.branch}_levels_done": t.level + 1})
     return summary
@@ -148,7 +164,9 @@ def run_imp(
 
 
 def train_run(ctx: Context) -> list[dict]:
-    """Every training of `plan(spec)` for an opened run (see `open_run`), in order.
+    """Every training of `plan(spec)` for an opened run (see `open_run`): IMP's levels in
+    order, then the baselines as `engine.stacking.schedule` groups them (the plan's order
+    where nothing stacks), logging which could stack and whether they did.
 
     Returns the summary of every IMP level and each baseline's result: its last training
     (FT's chain ends at the baseline level)."""
@@ -163,12 +181,26 @@ def train_run(ctx: Context) -> list[dict]:
     init = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     rates = ctx.layer_rates(model)
     trainings = plan(spec)
+    done: dict[tuple[str, int], dict] = {}
+    for t in trainings:  # IMP's levels first, each from the one before
+        if t.branch == IMP:
+            done[t.branch, t.level] = _train_one(ctx, t, model, names, rates, init)
+    groups, notes = schedule(ctx, model, [t for t in trainings if t.branch != IMP])
+    for note in notes:
+        if log is not None:
+            log(note)
+    for group in groups:
+        if group.stacked:
+            done |= _train_stacked(ctx, group.trainings, model, names, rates)
+        else:
+            for t in group.trainings:
+                done[t.branch, t.level] = _train_one(ctx, t, model, names, rates, init)
     last = {t.branch: i for i, t in enumerate(trainings)}
-    summaries = []
-    for i, t in enumerate(trainings):
-        summary = _train_one(ctx, t, model, names, rates, init)
-        if t.branch == IMP or last[t.branch] == i:
-            summaries.append(summary)
+    summaries = [
+        done.get((t.branch, t.level)) or ctx.level(t.level, t.branch).summary()
+        for i, t in enumerate(trainings)
+        if t.branch == IMP or last[t.branch] == i
+    ]
     ctx.store.touch(ctx.run_id, status="done", summaries=summaries)
     return summaries
 
@@ -198,6 +230,48 @@ def _train_one(
             else prune_next(ctx, prev, names, rates, f"prune-{t.level}")
         )
         return _train(ctx, t, lv, model, mask, ctx.rewind())
+    mask, weights = _baseline_start(ctx, t, lv, names, rates)
+    return _train(ctx, t, lv, model, mask, weights)
+
+
+def _baseline_start(
+    ctx: Context, t: Training, lv: LevelDir, names: list[str], rates: dict[str, float]
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """A baseline training's mask (stored, else its plugin's) and start weights."""
     baseline = get(t.branch)
     mask = lv.load_mask() if lv.has_mask() else baseline.mask(ctx, t, names, rates)
-    return _train(ctx, t, lv, model, mask, baseline.weights(ctx, t))
+    return mask, baseline.weights(ctx, t)
+
+
+def _train_stacked(
+    ctx: Context,
+    group: tuple[Training, ...],
+    model: nn.Module,
+    names: list[str],
+    rates: dict[str, float],
+) -> dict[tuple[str, int], dict]:
+    """Train baselines that can run together (`engine.stacking`) as one stack; each is
+    stored and summarised as `_train` stores one."""
+    lvs = [ctx.level(t.level, t.branch) for t in group]
+    masks, starts = [], []
+    for t, lv in zip(group, lvs, strict=True):
+        mask, weights = _baseline_start(ctx, t, lv, names, rates)
+        masks.append(mask)
+        starts.append(_prepare(ctx, t, lv, mask, weights))
+    results = train_levels(
+        model,
+        masks,
+        starts,
+        ctx.data,
+        ctx.spec.train,
+        lvs,
+        data_seeds=[ctx.spec.data_order_seed] * len(group),
+        start_iteration=group[0].start.iterations(ctx.iters_per_epoch),
+        path=stacked_path(len(group), ctx.spec.train.stack),
+        reporter=ctx.reporter,
+        labels=[f"{t.branch} level {t.level}" for t in group],
+    )
+    return {
+        (t.branch, t.level): _finish(ctx, t, lv, mask, result)
+        for t, lv, mask, result in zip(group, lvs, masks, results, strict=True)
+    }

@@ -60,7 +60,9 @@ class Baseline(abc.ABC):
 
     `trainings` lists what it trains, in order; for each, `mask` and `weights` give the
     mask and the start weights (before the mask is applied). A training already stored is
-    never asked for its start again, and a stored mask is reused as it is."""
+    never asked for its start again, and a stored mask is reused as it is. A training's
+    start may use IMP's levels and the earlier trainings of its own branch, never another
+    baseline's: `engine.stacking` trains different branches' trainings together."""
 
     name: ClassVar[str]
     label: ClassVar[str]

@@ -39,3 +39,13 @@ def test_every_field_hashed_since_v1_still_exists():
     for section, names in HASHED_SINCE_V1.items():
         fields = d if section == "." else d[section]
         assert set(names) <= set(fields), section
+
+
+@pytest.mark.parametrize("setting", ["off", "auto", "on"])
+def test_stacking_changes_no_id(setting):
+    """train.stack changes only float rounding (engine.stacking): never the run id."""
+    for folder in FOLDERS:
+        spec = RunSpec.from_dict(json.loads((folder / "spec.json").read_text()))
+        stacked = spec.replace(train=spec.train.replace(stack=setting))
+        assert stacked.run_id == folder.name
+        assert "stack" not in stacked.identity()["train"]
