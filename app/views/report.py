@@ -117,7 +117,8 @@ if job is not None and job.status in ACTIVE:
 elif job is not None and job.status == "failed" and job.payload["inputs"] == inputs:
     st.error(f"The report job `{job.id}` failed: {job.error}")
 if stored is None:
-    st.info("No report of these runs yet: **Build report** queues one.")
+    if job is None or job.status not in ACTIVE:  # while one is being built, `wait_for` says so
+        st.info("No report of these runs yet: **Build report** queues one.")
 else:
     try:
         show(stored, stored.inputs == inputs)
