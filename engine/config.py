@@ -69,6 +69,8 @@ class SpecBase:
     """Shared behaviour: validation on construction, dict round-trip, content hash."""
 
     section: ClassVar[str] = ""
+    # The registry a `name` field must be listed in, read at check time (plugins register late).
+    registry: ClassVar[RegisteredNames | None] = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
@@ -94,6 +96,8 @@ class SpecBase:
         choices = f.metadata.get("choices")
         if choices is not None and not f.metadata.get("multiple"):
             _check_choice(path, value, choices)
+        if name == "name" and cls.registry is not None:
+            _check_choice(path, value, tuple(cls.registry))
         bounds = f.metadata.get("range")
         if bounds is not None and value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -146,6 +150,7 @@ class SpecBase:
 @dataclass(frozen=True)
 class DataSpec(SpecBase):
     section: ClassVar[str] = "data"
+    registry: ClassVar[RegisteredNames] = RegisteredNames("engine.data", "dataset_names")
     name: str = opt("mnist5k", "Data set from the registry (mnist5k ships offline).")
     root: str = opt("data", "Folder that holds (or will receive) downloaded data sets.")
     download: bool = opt(False, "Download the data set into `root` when it is missing.")
@@ -156,19 +161,11 @@ class DataSpec(SpecBase):
         ("loader", "none", "standardize"),
     )
 
-    @classmethod
-    def check(cls, name: str, value: Any) -> Any:
-        value = super().check(name, value)
-        if name == "name":
-            from engine.data import dataset_names
-
-            _check_choice("data.name", value, tuple(dataset_names()))
-        return value
-
 
 @dataclass(frozen=True)
 class ModelSpec(SpecBase):
     section: ClassVar[str] = "model"
+    registry: ClassVar[RegisteredNames] = RegisteredNames("engine.models", "model_names")
     name: str = opt("lenet_300_100", "Architecture from the model registry.")
     init: str = opt(
         "kaiming_normal",
@@ -176,15 +173,6 @@ class ModelSpec(SpecBase):
         "own default), xavier_uniform or xavier_normal.",
         ("kaiming_normal", "pytorch", "xavier_uniform", "xavier_normal"),
     )
-
-    @classmethod
-    def check(cls, name: str, value: Any) -> Any:
-        value = super().check(name, value)
-        if name == "name":
-            from engine.models import model_names
-
-            _check_choice("model.name", value, tuple(model_names()))
-        return value
 
 
 COMPILE_MODES = ("off", "auto", "on")  # train.compile (engine.compiled)
