@@ -99,18 +99,17 @@ def choose(setting: str, device: torch.device, total_steps: int, precision: str)
     return StepPath("compiled", f"train.compile={setting}", backend, precision)
 
 
+@dataclass(eq=False)
 class Stepper:
     """The eager masked step; `CompiledStepper` is the same step compiled."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        masked: MaskedParams,
-        optimizer: torch.optim.Optimizer,
-        path: StepPath,
-    ):
-        self.model, self.masked, self.optimizer, self.path = model, masked, optimizer, path
-        self.device = next(model.parameters()).device
+    model: nn.Module
+    masked: MaskedParams
+    optimizer: torch.optim.Optimizer
+    path: StepPath
+
+    def __post_init__(self) -> None:
+        self.device = next(self.model.parameters()).device
 
     @contextlib.contextmanager
     def precision(self) -> Iterator[None]:
@@ -156,26 +155,23 @@ def captured_graphs() -> int:
     return counters["stats"]["unique_graphs"]
 
 
+@dataclass(eq=False)
 class CompiledStepper(Stepper):
-    """The masked step as compiled graphs; falls back to `Stepper`'s eager step on failure."""
+    """The masked step as compiled graphs; falls back to `Stepper`'s eager step on failure.
 
-    def __init__(
-        self,
-        model: nn.Module,
-        masked: MaskedParams,
-        optimizer: torch.optim.Optimizer,
-        path: StepPath,
-        batch_size: int,
-    ):
-        super().__init__(model, masked, optimizer, path)
+    `batch_size` is the whole batch's: a shorter last batch runs the eager forward."""
+
+    batch_size: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         fresh_compiler()
         self.graphs_before = captured_graphs()
         mode = "reduce-overhead" if self.device.type == "cuda" else None
-        self.batch_size = batch_size
         options = {"backend": BACKEND, "mode": mode, "dynamic": False}
         self.compiled_forward = torch.compile(super().forward, **options)
         self.compiled_update = torch.compile(super().update, **options)
-        for group in optimizer.param_groups:  # a tensor, refilled each step: no recompiles
+        for group in self.optimizer.param_groups:  # a tensor, refilled each step: no recompiles
             group["lr"] = torch.tensor(float(group["lr"]), device=self.device)
         self.steps, self.spent, self.failed = 0, 0.0, False
 
