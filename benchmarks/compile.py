@@ -44,6 +44,7 @@ import torch
 from benchmarks.common import emit
 from engine import masks as M
 from engine.analysis.hvp import HessianOperator
+from engine.analysis.point import LossPoint
 from engine.compiled import CompiledStepper, Stepper, choose
 from engine.data import load_dataset
 from engine.models import build_model, prunable_names
@@ -135,10 +136,10 @@ def measure_products(images: int, repeat: int) -> None:
     x, y = data.train_x[:images], data.train_y[:images]
     ops = {
         "compiled": HessianOperator(
-            net, net.state_dict(), mask, x, y, mode="forward", compile=True
+            LossPoint(net, net.state_dict(), mask, x, y), mode="forward", compile=True
         ),
-        "forward": HessianOperator(net, net.state_dict(), mask, x, y, mode="forward"),
-        "reverse": HessianOperator(net, net.state_dict(), mask, x, y, mode="reverse"),
+        "forward": HessianOperator(LossPoint(net, net.state_dict(), mask, x, y), mode="forward"),
+        "reverse": HessianOperator(LossPoint(net, net.state_dict(), mask, x, y), mode="reverse"),
     }
     vectors = torch.randn(8, ops["forward"].dim, generator=torch.Generator().manual_seed(0))
     first, out, times = {}, {}, {k: [] for k in ops}

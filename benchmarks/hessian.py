@@ -52,6 +52,7 @@ from engine.analysis.hessian import (
     top_eigenvalues,
 )
 from engine.analysis.hvp import HessianOperator
+from engine.analysis.point import LossPoint
 from engine.data import batches, load_dataset
 from engine.imp import resolve_device
 from engine.models import build_model, prunable_names
@@ -112,11 +113,11 @@ def hvp_ms(op: HessianOperator, rows: int, repeats: int) -> tuple[float, torch.T
     return 1000 * statistics.median(times) / rows, out
 
 
-def bench_hvp(args, point: tuple, kw: dict) -> None:
+def bench_hvp(args, point: LossPoint, kw: dict) -> None:
     """Products one at a time and in passes of `--block`, in both modes."""
     base = None
     for mode in ("forward", "reverse"):
-        op = HessianOperator(*point, chunk_size=kw["chunk_size"], mode=mode, device=kw["device"])
+        op = HessianOperator(point, chunk_size=kw["chunk_size"], mode=mode)
         op.batch = args.block
         (ms1, out), load = timed(lambda op=op: hvp_ms(op, 1, args.repeats))
         (msb, outb), _ = timed(lambda op=op: hvp_ms(op, args.block, args.repeats))
@@ -137,14 +138,14 @@ def bench_hvp(args, point: tuple, kw: dict) -> None:
         )
 
 
-def bench_top_k(args, point: tuple, kw: dict) -> None:
+def bench_top_k(args, point: LossPoint, kw: dict) -> None:
     runs, reference = {}, None
     for backend in args.backends.split(","):
         tol = args.arpack_tol if backend == "arpack" else args.tol
         block = args.block if backend == "lanczos" and args.block_top else None
         s, t = timed(
             lambda backend=backend, tol=tol, block=block: top_eigenvalues(
-                *point, k=args.k, backend=backend, tol=tol, block=block, **kw
+                point, k=args.k, backend=backend, tol=tol, block=block, **kw
             )
         )
         runs[backend] = t | {"n_hvp": s.n_hvp}
@@ -190,13 +191,13 @@ def bench_top_k(args, point: tuple, kw: dict) -> None:
             )
 
 
-def bench_trace(args, point: tuple, kw: dict) -> None:
+def bench_trace(args, point: LossPoint, kw: dict) -> None:
     """Equal products; the stderr is what a fixed budget buys."""
     out = {}
     for method in ("hutch++", "hutchinson"):
         out[method] = timed(
             lambda method=method: hutchinson_trace(
-                *point, n_samples=args.samples, method=method, **kw
+                point, n_samples=args.samples, method=method, **kw
             )
         )
     (ours, t), (ref, rt) = out["hutch++"], out["hutchinson"]
@@ -217,12 +218,12 @@ def bench_trace(args, point: tuple, kw: dict) -> None:
     )
 
 
-def bench_density(args, point: tuple, kw: dict) -> None:
+def bench_density(args, point: LossPoint, kw: dict) -> None:
     out = {}
     for block in (args.vectors, 1):
         out[block] = timed(
             lambda block=block: spectral_density(
-                *point, n_vectors=args.vectors, steps=args.steps, mode="forward", block=block, **kw
+                point, n_vectors=args.vectors, steps=args.steps, mode="forward", block=block, **kw
             )
         )[1]
     t, rt = out[args.vectors], out[1]
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         dataset=args.dataset,
         n=len(x),
         k=args.k,
-        dim=HessianOperator(model, state, mask, x, y).dim,
+        dim=HessianOperator(LossPoint(model, state, mask, x, y)).dim,
         sparsity=args.sparsity,
         device=str(device),
         gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
@@ -302,10 +303,11 @@ def main(argv: list[str] | None = None) -> None:
         "trace": bench_trace,
         "density": bench_density,
     }
-    kw = dict(seed=args.seed, chunk_size=args.chunk_size, device=device)
+    kw = dict(seed=args.seed, chunk_size=args.chunk_size)
+    point = LossPoint(model, state, mask, x, y, device)
     for name, bench in benches.items():
         if name not in args.skip.split(","):
-            bench(args, (model, state, mask, x, y), kw)
+            bench(args, point, kw)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Hessian spectra of the training loss on the unpruned coordinates (METHOD.md §4).
 
-Every function takes a model (for its architecture), a state dict, a mask over prunable
-weights and a fixed data subset (`data_subset`), and works on `HessianOperator`'s packed
-space: the loss at `W ⊙ m` in eval mode, differentiated only in the unpruned coordinates
-(biases and BatchNorm count as unpruned with `params="all"`). TF32 is off throughout; each
-result's `tf32` says whether the caller had it on for a CUDA device (switched off for this).
+Every function takes a `LossPoint` (a model for its architecture, a state dict, a mask over
+prunable weights, a fixed data subset from `data_subset`, a device) and works on
+`HessianOperator`'s packed space: the loss at `W ⊙ m` in eval mode, differentiated only in
+the unpruned coordinates (biases and BatchNorm count as unpruned with `params="all"`). TF32
+is off throughout; each result's `tf32` says whether the caller had it on for a CUDA device
+(switched off for this).
 
 Backends of `top_eigenvalues`:
 - ``"lanczos"`` (default): `engine.analysis.block_lanczos`, unrestarted block Lanczos with
@@ -23,17 +24,17 @@ Backends of `top_eigenvalues`:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
-from torch import Tensor, nn
+from torch import Tensor
 
 from engine.analysis import block_lanczos, lanczos, trace
 from engine.analysis.hvp import HessianOperator, no_tf32
 from engine.analysis.options import BACKENDS
+from engine.analysis.point import LossPoint
 from engine.analysis.pyhessian_backend import pyhessian_top
 from engine.data.bundle import DataBundle
 
@@ -131,17 +132,12 @@ def block_size(k: int, mode: str) -> int:
 
 
 def top_eigenvalues(
-    model: nn.Module,
-    state: Mapping[str, Tensor],
-    mask: Mapping[str, Tensor],
-    x: Tensor,
-    y: Tensor,
+    at: LossPoint,
     k: int = 100,
     backend: str = "lanczos",
     tol: float = 1e-3,
     chunk_size: int = 2048,
     seed: int = 0,
-    device: torch.device | str | None = None,
     params: str = "all",
     max_steps: int | None = None,
     mode: str = "auto",
@@ -162,7 +158,7 @@ def top_eigenvalues(
     if block is not None and block < 1:
         raise ValueError(f"block must be at least 1, got {block}")
     t0 = time.perf_counter()
-    op = HessianOperator(model, state, mask, x, y, params, chunk_size, mode, device)
+    op = HessianOperator(at, params, chunk_size, mode)
     b = op.batch = block or block_size(k, op.mode)
     with no_tf32(op.device) as tf32:
         k = min(k, op.dim)
@@ -217,15 +213,10 @@ def _arpack(
 
 
 def hutchinson_trace(
-    model: nn.Module,
-    state: Mapping[str, Tensor],
-    mask: Mapping[str, Tensor],
-    x: Tensor,
-    y: Tensor,
+    at: LossPoint,
     n_samples: int = 100,
     seed: int = 0,
     chunk_size: int = 2048,
-    device: torch.device | str | None = None,
     params: str = "all",
     mode: str = "auto",
     method: str = "hutch++",
@@ -236,7 +227,7 @@ def hutchinson_trace(
     if method not in trace.METHODS:
         raise ValueError(f"method must be one of {trace.METHODS}, got {method!r}")
     generator = torch.Generator().manual_seed(seed)
-    op = HessianOperator(model, state, mask, x, y, params, chunk_size, mode, device)
+    op = HessianOperator(at, params, chunk_size, mode)
     rank, probes = trace.split(n_samples, op.dim)
     if method == "hutchinson":
         rank, probes = 0, n_samples
@@ -259,18 +250,13 @@ def hutchinson_trace(
 
 
 def spectral_density(
-    model: nn.Module,
-    state: Mapping[str, Tensor],
-    mask: Mapping[str, Tensor],
-    x: Tensor,
-    y: Tensor,
+    at: LossPoint,
     n_vectors: int = 4,
     steps: int = 80,
     grid_size: int = 1000,
     sigma: float | None = None,
     seed: int = 0,
     chunk_size: int = 2048,
-    device: torch.device | str | None = None,
     params: str = "all",
     mode: str = "auto",
     block: int | None = None,
@@ -288,7 +274,7 @@ def spectral_density(
         raise ValueError("need n_vectors ≥ 1, steps ≥ 1, grid_size ≥ 2 and block ≥ 1")
     generator = torch.Generator().manual_seed(seed)
     nodes, weights = [], []
-    op = HessianOperator(model, state, mask, x, y, params, chunk_size, mode, device)
+    op = HessianOperator(at, params, chunk_size, mode)
     with no_tf32(op.device) as tf32:
 
         def fresh() -> Tensor:

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from engine.analysis.point import LossPoint
 from engine.compiled import Guarded
 from engine.models import prunable_names
 
@@ -133,26 +134,22 @@ def coordinates(
 class HessianOperator:
     """`v ↦ P H P v` on the packed unpruned coordinates; counts its products in `n_hvp`.
 
-    Built from a model (a copy supplies the architecture; its weights are never read), a
-    state dict, a mask over prunable weights and the data subset `(x, y)`. Vectors live on
-    `device` in the state's floating dtype; `matvec` accepts and returns packed vectors,
+    Built from a `LossPoint` (a copy of its model supplies the architecture; its weights are
+    never read) with the data subset as its `(x, y)`. Vectors live on the point's `device`
+    in the state's floating dtype; `matvec` accepts and returns packed vectors,
     `matmat` rows of them, `batch` rows per pass through the graph.
     """
 
     def __init__(
         self,
-        model: nn.Module,
-        state: Mapping[str, Tensor],
-        mask: Mapping[str, Tensor],
-        x: Tensor,
-        y: Tensor,
+        at: LossPoint,
         params: str = "all",
         chunk_size: int = 2048,
         mode: str = "auto",
-        device: torch.device | str | None = None,
         batch: int = 8,
         compile: bool = False,
     ) -> None:
+        model, state, mask, x, y, device = at.model, at.state, at.mask, at.x, at.y, at.device
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if chunk_size < 1:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from engine.analysis.geometry import loss
+from engine.analysis.point import LossPoint
 
 
 def filter_normalised_direction(
@@ -33,24 +34,16 @@ def filter_normalised_direction(
     return out
 
 
-def surface(
-    model: nn.Module,
-    state: Mapping[str, Tensor],
-    mask: Mapping[str, Tensor],
-    x: Tensor,
-    y: Tensor,
-    grid: int = 21,
-    span: float = 1.0,
-    seed: int = 0,
-) -> dict:
+def surface(at: LossPoint, grid: int = 21, span: float = 1.0, seed: int = 0) -> dict:
     """Loss on (x, y) at `state + a·d1 + b·d2` for a, b on a `grid`×`grid` lattice of [−span, span].
 
     Returns the coordinates and ``train_loss[i][j]`` at (a_i, b_j); the directions come from
-    `seed` alone, so the surface is reproducible.
+    `seed` alone, so the surface is reproducible. It runs on the model's device.
     """
+    model, mask, x, y = at.model, at.mask, at.x, at.y
     g = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
-    state = {k: v.to(device) for k, v in state.items()}
+    state = {k: v.to(device) for k, v in at.state.items()}
     d1, d2 = (
         {k: v.to(device) for k, v in filter_normalised_direction(state, mask, g).items()}
         for _ in range(2)

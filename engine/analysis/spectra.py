@@ -14,6 +14,7 @@ from torch import Tensor
 from engine.analysis import geometry
 from engine.analysis.context import Context
 from engine.analysis.hessian import top_eigenvalues
+from engine.analysis.point import LossPoint
 from engine.analysis.volume import log_volume
 
 
@@ -37,16 +38,11 @@ def spectrum_result(
     volume proxy over the positive ones, and the loss at `state` on those examples."""
     x, y, record = ctx.examples(opts)
     spectrum = top_eigenvalues(
-        ctx.model,
-        state,
-        mask,
-        x,
-        y,
+        LossPoint(ctx.model, state, mask, x, y, device=ctx.device),
         k=opts["k"],
         backend=opts["backend"],
         tol=opts["tol"],
         seed=opts["seed"],
-        device=ctx.device,
     )
     volume = log_volume(spectrum.eigenvalues, k=spectrum.k)  # k is capped at the dimension
     loss = geometry.loss(ctx.model, state, x, y)

@@ -8,6 +8,7 @@ import torch
 from engine import compiled as C
 from engine import masks as M
 from engine.analysis.hvp import HessianOperator, no_tf32
+from engine.analysis.point import LossPoint
 from engine.config import RunSpec, TrainSpec
 from engine.data import load_dataset
 from engine.models import build_model, prunable_names
@@ -136,7 +137,7 @@ def test_bf16_autocasts_the_forward_and_keeps_fp32_weights():
 def _operator(**kw):
     data, model, mask = _setup()
     x, y = data.train_x[:64], data.train_y[:64]
-    return HessianOperator(model, model.state_dict(), mask, x, y, mode="forward", **kw)
+    return HessianOperator(LossPoint(model, model.state_dict(), mask, x, y), mode="forward", **kw)
 
 
 def test_hessian_products_never_run_in_bf16():

@@ -21,20 +21,16 @@ STEPS = Option("steps", "Lanczos steps per start vector.", 80, integer(2, 10_000
 
 def compute(ctx: Context, unit: Unit) -> dict:
     from engine.analysis.hessian import spectral_density
+    from engine.analysis.point import LossPoint
     from engine.analysis.spectra import plain
 
     o, r = unit.options, ctx.at(unit.points["point"], unit.options)
     x, y, record = ctx.examples(o)
     density = spectral_density(
-        ctx.model,
-        r.state,
-        r.mask,
-        x,
-        y,
+        LossPoint(ctx.model, r.state, r.mask, x, y, device=ctx.device),
         n_vectors=o["vectors"],
         steps=o["steps"],
         seed=o["seed"],
-        device=ctx.device,
     )
     return {**plain(density), "data": record}
 

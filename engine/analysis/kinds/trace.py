@@ -17,12 +17,15 @@ SAMPLES = Option("samples", "Hutch++ probe vectors (products).", 100, integer(2,
 
 def compute(ctx: Context, unit: Unit) -> dict:
     from engine.analysis.hessian import hutchinson_trace
+    from engine.analysis.point import LossPoint
     from engine.analysis.spectra import plain
 
     o, r = unit.options, ctx.at(unit.points["point"], unit.options)
     x, y, record = ctx.examples(o)
     trace = hutchinson_trace(
-        ctx.model, r.state, r.mask, x, y, n_samples=o["samples"], seed=o["seed"], device=ctx.device
+        LossPoint(ctx.model, r.state, r.mask, x, y, device=ctx.device),
+        n_samples=o["samples"],
+        seed=o["seed"],
     )
     return {**plain(trace), "data": record}
 

@@ -218,6 +218,7 @@ def test_trajectory_pairs_the_same_iterations_of_two_levels(fresh_run, eval_set)
 def test_hessian_units_are_cached_per_point_and_match_a_direct_call(fresh_run, counted):
     from engine import masks as M
     from engine.analysis.hessian import data_subset, top_eigenvalues
+    from engine.analysis.point import LossPoint
     from engine.data import load_dataset
     from engine.models import build_model
 
@@ -237,7 +238,7 @@ def test_hessian_units_are_cached_per_point_and_match_a_direct_call(fresh_run, c
     lv = store.level(rid, 2)
     state = M.project(store.level(rid, 1).load_checkpoint("final"), lv.load_mask())
     model = build_model(spec.model.name, data.in_shape, data.num_classes)
-    direct = top_eigenvalues(model, state, lv.load_mask(), x, y, k=3, seed=5)
+    direct = top_eigenvalues(LossPoint(model, state, lv.load_mask(), x, y), k=3, seed=5)
     assert got == pytest.approx(direct.eigenvalues, rel=1e-6)
     (rec,) = [r for r in jobs.stored_results(store, req) if r["unit"]["point"] == "projected_prev"]
     assert rec["result"]["data"]["indices"] == idx

@@ -21,6 +21,7 @@ from engine.analysis.hessian import (
     top_eigenvalues,
 )
 from engine.analysis.hvp import HessianOperator, no_tf32
+from engine.analysis.point import LossPoint
 from engine.analysis.trace import split
 from engine.analysis.volume import log_volume
 from engine.data.bundle import DataBundle
@@ -100,7 +101,7 @@ def rel(a, b) -> float:
 def test_product_matches_dense_hessian(kind, mode):
     model, state, mask, x, y = setup(kind)
     h = dense_hessian(model, state, mask, x, y)
-    op = HessianOperator(model, state, mask, x, y, chunk_size=40, mode=mode, batch=3)
+    op = HessianOperator(LossPoint(model, state, mask, x, y), chunk_size=40, mode=mode, batch=3)
     assert op.dim == h.shape[0] < sum(p.numel() for p in model.parameters())
     v = torch.randn(op.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(op.matvec(v), h @ v, rtol=1e-10, atol=1e-12)
@@ -115,7 +116,7 @@ def test_product_matches_dense_hessian(kind, mode):
 def test_top_k_matches_dense_eigvalsh(kind, backend):
     model, state, mask, x, y = setup(kind)
     ref = dense_eigenvalues(model, state, mask, x, y)
-    spec = top_eigenvalues(model, state, mask, x, y, k=20, backend=backend, tol=1e-6)
+    spec = top_eigenvalues(LossPoint(model, state, mask, x, y), k=20, backend=backend, tol=1e-6)
     assert rel(spec.eigenvalues, ref[:20]) < 1e-4
     assert spec.k == 20 and spec.dim == len(ref) and spec.converged
     assert spec.eigenvalues == sorted(spec.eigenvalues, reverse=True)
@@ -127,7 +128,7 @@ def test_whole_spectrum_and_k_capped_at_dimension():
     """k ≥ dim returns every eigenvalue (negative ones included, ranked algebraically)."""
     model, state, mask, x, y = setup("mlp", prune=0.8)
     ref = dense_eigenvalues(model, state, mask, x, y, params="prunable")
-    spec = top_eigenvalues(model, state, mask, x, y, k=500, params="prunable", tol=1e-8)
+    spec = top_eigenvalues(LossPoint(model, state, mask, x, y), k=500, params="prunable", tol=1e-8)
     assert spec.k == spec.dim == len(ref) == len(spec.eigenvalues)
     assert np.max(np.abs(np.array(spec.eigenvalues) - ref)) < 1e-8 * np.abs(ref).max()
     assert spec.n_negative == int((ref < -1e-6 * np.abs(ref).max()).sum()) > 0
@@ -140,7 +141,7 @@ def test_masked_restriction_is_the_unpruned_submatrix(params):
     ref = dense_eigenvalues(model, state, mask, x, y, params=params)
     dense = {k: torch.ones_like(m) for k, m in mask.items()}
     unmasked = dense_eigenvalues(model, state, dense, x, y, params=params)
-    spec = top_eigenvalues(model, state, mask, x, y, k=8, params=params, tol=1e-8)
+    spec = top_eigenvalues(LossPoint(model, state, mask, x, y), k=8, params=params, tol=1e-8)
     assert rel(spec.eigenvalues, ref[:8]) < 1e-4
     assert rel(spec.eigenvalues, unmasked[:8]) > 1e-2  # the restriction matters here
 
@@ -152,20 +153,22 @@ def test_pruned_coordinates_change_nothing():
         k: torch.where(mask[k] == 0, 10 * torch.randn_like(v), v) if k in mask else v
         for k, v in state.items()
     }
-    a = top_eigenvalues(model, state, mask, x, y, k=10, tol=1e-8)
-    b = top_eigenvalues(model, noisy, mask, x, y, k=10, tol=1e-8)
+    a = top_eigenvalues(LossPoint(model, state, mask, x, y), k=10, tol=1e-8)
+    b = top_eigenvalues(LossPoint(model, noisy, mask, x, y), k=10, tol=1e-8)
     assert a.eigenvalues == b.eigenvalues
     v = torch.randn(a.dim, dtype=torch.float64)
-    hv = [HessianOperator(model, s, mask, x, y).matvec(v) for s in (state, noisy)]
+    hv = [HessianOperator(LossPoint(model, s, mask, x, y)).matvec(v) for s in (state, noisy)]
     assert torch.equal(*hv)
 
 
 def test_chunks_and_modes_agree():
     model, state, mask, x, y = setup("conv")
-    v = torch.randn(HessianOperator(model, state, mask, x, y).dim, dtype=torch.float64)
-    ref = HessianOperator(model, state, mask, x, y, chunk_size=96, mode="reverse").matvec(v)
+    v = torch.randn(HessianOperator(LossPoint(model, state, mask, x, y)).dim, dtype=torch.float64)
+    ref = HessianOperator(
+        LossPoint(model, state, mask, x, y), chunk_size=96, mode="reverse"
+    ).matvec(v)
     for chunk, mode in [(7, "forward"), (7, "reverse"), (50, "auto")]:
-        op = HessianOperator(model, state, mask, x, y, chunk_size=chunk, mode=mode)
+        op = HessianOperator(LossPoint(model, state, mask, x, y), chunk_size=chunk, mode=mode)
         with torch.no_grad():  # a caller's no_grad must not switch the products off
             out = op.matvec(v)
         assert torch.allclose(out, ref, rtol=1e-10, atol=1e-13)
@@ -173,7 +176,7 @@ def test_chunks_and_modes_agree():
 
 def test_step_limit_is_reported_as_not_converged():
     model, state, mask, x, y = setup("conv")
-    spec = top_eigenvalues(model, state, mask, x, y, k=20, tol=1e-12, max_steps=22)
+    spec = top_eigenvalues(LossPoint(model, state, mask, x, y), k=20, tol=1e-12, max_steps=22)
     assert not spec.converged and spec.n_hvp == 22 and len(spec.eigenvalues) == 20
 
 
@@ -192,8 +195,10 @@ def test_pyhessian_agrees_with_lanczos_on_top_5():
 
     opt.step(closure)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    ours = top_eigenvalues(model, state, mask, x, y, k=5, tol=1e-6)
-    theirs = top_eigenvalues(model, state, mask, x, y, k=5, backend="pyhessian", tol=1e-4)
+    ours = top_eigenvalues(LossPoint(model, state, mask, x, y), k=5, tol=1e-6)
+    theirs = top_eigenvalues(
+        LossPoint(model, state, mask, x, y), k=5, backend="pyhessian", tol=1e-4
+    )
     assert theirs.backend == "pyhessian" and theirs.n_hvp > 0
     assert rel(theirs.eigenvalues, ours.eigenvalues) < 1e-2
     as64 = [{k: v.double() for k, v in d.items()} for d in (state, mask)]
@@ -220,8 +225,8 @@ def wide_mlp():
 def test_top_100_agrees_with_arpack_and_dense_at_tight_tolerances(tol):
     model, state, mask, x, y = wide_mlp()
     ref = dense_eigenvalues(model, state, mask, x, y)[:100]
-    ours = top_eigenvalues(model, state, mask, x, y, k=100, tol=tol)
-    arpack = top_eigenvalues(model, state, mask, x, y, k=100, backend="arpack", tol=tol)
+    ours = top_eigenvalues(LossPoint(model, state, mask, x, y), k=100, tol=tol)
+    arpack = top_eigenvalues(LossPoint(model, state, mask, x, y), k=100, backend="arpack", tol=tol)
     assert ours.converged and ours.k == 100 and ours.n_hvp < ours.dim == 367
     assert rel(ours.eigenvalues, arpack.eigenvalues) < tol
     assert rel(ours.eigenvalues, ref) < tol and rel(arpack.eigenvalues, ref) < tol
@@ -239,7 +244,7 @@ def test_trace_estimators_match_their_definition_on_the_dense_hessian(method):
     Hutch++ is tr(QᵀHQ) for Q = orth(H S) plus Hutchinson on (I − QQᵀ) H (I − QQᵀ)."""
     model, state, mask, x, y = setup("conv")
     h = dense_hessian(model, state, mask, x, y).numpy()
-    t = hutchinson_trace(model, state, mask, x, y, n_samples=30, seed=3, method=method)
+    t = hutchinson_trace(LossPoint(model, state, mask, x, y), n_samples=30, seed=3, method=method)
     rank, probes = split(30, len(h)) if method == "hutch++" else (0, 30)
     gen = torch.Generator().manual_seed(3)
     sketch, g = _signs(gen, rank, len(h)), _signs(gen, probes, len(h))
@@ -257,12 +262,15 @@ def test_hutchpp_trace_against_the_exact_trace():
     model, state, mask, x, y = setup("conv")
     h = dense_hessian(model, state, mask, x, y)
     exact = float(torch.trace(h))
-    t = hutchinson_trace(model, state, mask, x, y, n_samples=60, seed=3)
+    t = hutchinson_trace(LossPoint(model, state, mask, x, y), n_samples=60, seed=3)
     assert t.rank == 20 and 0 < t.stderr < 0.05 * abs(exact)
     assert abs(t.mean - exact) < 4 * t.stderr
-    assert hutchinson_trace(model, state, mask, x, y, n_samples=60, seed=3).samples == t.samples
+    assert (
+        hutchinson_trace(LossPoint(model, state, mask, x, y), n_samples=60, seed=3).samples
+        == t.samples
+    )
     # a sketch as wide as the space holds all of H: the estimate is the trace itself
-    whole = hutchinson_trace(model, state, mask, x, y, n_samples=3 * len(h) + 2, seed=1)
+    whole = hutchinson_trace(LossPoint(model, state, mask, x, y), n_samples=3 * len(h) + 2, seed=1)
     assert whole.rank == len(h) and whole.mean == pytest.approx(exact, rel=1e-10)
     assert whole.stderr < 1e-10 * abs(exact)
 
@@ -270,7 +278,7 @@ def test_hutchpp_trace_against_the_exact_trace():
 def test_density_integrates_to_one_where_the_eigenvalues_are():
     model, state, mask, x, y = setup("mlp")
     ref = dense_eigenvalues(model, state, mask, x, y)
-    d = spectral_density(model, state, mask, x, y, n_vectors=3, steps=len(ref), seed=1)
+    d = spectral_density(LossPoint(model, state, mask, x, y), n_vectors=3, steps=len(ref), seed=1)
     grid, rho = np.array(d.grid), np.array(d.density)
     assert d.steps == len(ref) and len(d.nodes) == len(d.weights) == 3
     assert np.trapezoid(rho, grid) == pytest.approx(1.0, abs=1e-3)
@@ -287,7 +295,9 @@ def test_density_integrates_to_one_where_the_eigenvalues_are():
 def test_density_with_few_steps_keeps_mass_inside_the_spectrum():
     model, state, mask, x, y = setup("conv")
     ref = dense_eigenvalues(model, state, mask, x, y)
-    d = spectral_density(model, state, mask, x, y, n_vectors=2, steps=15, sigma=0.01, seed=0)
+    d = spectral_density(
+        LossPoint(model, state, mask, x, y), n_vectors=2, steps=15, sigma=0.01, seed=0
+    )
     grid, rho = np.array(d.grid), np.array(d.density)
     assert d.sigma == 0.01 and d.steps == 15
     inside = (grid >= ref.min() - 0.05) & (grid <= ref.max() + 0.05)
@@ -300,7 +310,9 @@ def test_density_in_blocks_is_block_gauss_quadrature_of_each_start():
     against the dense Hessian and the same random signs."""
     model, state, mask, x, y = setup("mlp")
     h = dense_hessian(model, state, mask, x, y).numpy()
-    d = spectral_density(model, state, mask, x, y, n_vectors=3, steps=2, seed=1, mode="forward")
+    d = spectral_density(
+        LossPoint(model, state, mask, x, y), n_vectors=3, steps=2, seed=1, mode="forward"
+    )
     v = _signs(torch.Generator().manual_seed(1), 3, len(h))
     assert len(d.nodes[0]) == 6 and d.nodes[0] == d.nodes[2]  # one block of 3, 2 steps
     for i, (nodes, weights) in enumerate(zip(d.nodes, d.weights, strict=True)):
@@ -356,7 +368,7 @@ def test_tf32_switched_off_and_restored():
         with no_tf32("cpu") as was_on:
             assert was_on is False  # no TF32 on a CPU, whatever the flags say
         model, state, mask, x, y = setup("mlp")
-        assert top_eigenvalues(model, state, mask, x, y, k=3).tf32 is False
+        assert top_eigenvalues(LossPoint(model, state, mask, x, y), k=3).tf32 is False
     finally:
         for f, b in zip(flags, before, strict=True):
             f.allow_tf32 = b
@@ -365,14 +377,14 @@ def test_tf32_switched_off_and_restored():
 def test_bad_requests_are_refused():
     model, state, mask, x, y = setup("mlp")
     with pytest.raises(ValueError, match="backend"):
-        top_eigenvalues(model, state, mask, x, y, backend="magic")
+        top_eigenvalues(LossPoint(model, state, mask, x, y), backend="magic")
     with pytest.raises(ValueError, match="params"):
-        top_eigenvalues(model, state, mask, x, y, params="biases")
+        top_eigenvalues(LossPoint(model, state, mask, x, y), params="biases")
     with pytest.raises(ValueError, match="not prunable"):
-        top_eigenvalues(model, state, {"0.bias": torch.ones(16)}, x, y)
+        top_eigenvalues(LossPoint(model, state, {"0.bias": torch.ones(16)}, x, y))
     with pytest.raises(ValueError, match="block"):
-        top_eigenvalues(model, state, mask, x, y, block=0)
+        top_eigenvalues(LossPoint(model, state, mask, x, y), block=0)
     with pytest.raises(ValueError, match="method"):
-        hutchinson_trace(model, state, mask, x, y, method="hutch+")
+        hutchinson_trace(LossPoint(model, state, mask, x, y), method="hutch+")
     with pytest.raises(ValueError, match="at least 2 products"):
-        hutchinson_trace(model, state, mask, x, y, n_samples=1)
+        hutchinson_trace(LossPoint(model, state, mask, x, y), n_samples=1)

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from engine.analysis import landscape
+from engine.analysis.point import LossPoint
 from engine.train import evaluate
 
 
@@ -38,9 +39,9 @@ def test_direction_is_zero_where_pruned_and_filter_normalised():
 def test_surface_centre_is_the_loss_at_the_point():
     model, state, mask = _masked_state()
     x, y = torch.randn(32, 2, 6, 6), torch.randint(0, 3, (32,))
-    surf = landscape.surface(model, state, mask, x, y, grid=5, span=0.5, seed=0)
+    surf = landscape.surface(LossPoint(model, state, mask, x, y), grid=5, span=0.5, seed=0)
     assert surf["coords"] == [-0.5, -0.25, 0.0, 0.25, 0.5]
     model.load_state_dict(state)
     assert surf["train_loss"][2][2] == evaluate(model, x, y)[0]
     assert len(surf["train_loss"]) == 5 and all(len(r) == 5 for r in surf["train_loss"])
-    assert surf == landscape.surface(model, state, mask, x, y, grid=5, span=0.5, seed=0)
+    assert surf == landscape.surface(LossPoint(model, state, mask, x, y), grid=5, span=0.5, seed=0)

@@ -10,6 +10,7 @@ import pytest
 from engine.analysis import geometry, jobs, loss_match, tables
 from engine.analysis.hessian import data_subset, top_eigenvalues
 from engine.analysis.loss_match import Checkpoint, bracket, match_alpha, no_bracket_reason
+from engine.analysis.point import LossPoint
 from engine.config import SpecError
 from engine.data import load_dataset
 from engine.models import build_model
@@ -70,7 +71,7 @@ def test_the_matched_point_is_the_interpolation_of_its_two_checkpoints(fresh_run
         assert r["loss"] == pytest.approx(loss, rel=1e-6)
         assert r["loss"] == pytest.approx(r["target"]["loss"], rel=1e-3)
         assert a["iteration"] <= r["iteration"] <= b["iteration"]
-        ref = top_eigenvalues(model, state, lv.load_mask(), x, y, k=3, seed=0)
+        ref = top_eigenvalues(LossPoint(model, state, lv.load_mask(), x, y), k=3, seed=0)
         assert r["eigenvalues"] == pytest.approx(ref.eigenvalues, rel=1e-5)
         assert r["volume"]["log_volume"] == pytest.approx(
             -0.5 * sum(math.log(v) for v in ref.eigenvalues), rel=1e-5
