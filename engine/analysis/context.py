@@ -12,6 +12,7 @@ from torch import Tensor
 
 from engine.analysis import batchnorm as bn
 from engine.analysis.hessian import data_subset
+from engine.analysis.point import LossPoint
 from engine.analysis.points import Point, Resolved, resolve
 from engine.data import load_dataset
 from engine.data.batches import num_batches
@@ -104,6 +105,13 @@ class Context:
             }
             self._subsets[key] = (x, y, record)
         return self._subsets[key]
+
+    def loss_point(self, point: Point, opts: dict) -> tuple[LossPoint, dict]:
+        """The loss at `point` (weights as `at` gives them) on the examples `opts` ask for,
+        on this request's device; and the record of which examples."""
+        r = self.at(point, opts)
+        x, y, record = self.examples(opts)
+        return LossPoint(self.model, r.state, r.mask, x, y, self.device), record
 
     def examples(self, opts: dict) -> tuple[Tensor, Tensor, dict]:
         """The examples a unit measures on and a record of which: the fixed subset of the

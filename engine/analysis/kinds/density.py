@@ -21,17 +21,11 @@ STEPS = Option("steps", "Lanczos steps per start vector.", 80, integer(2, 10_000
 
 def compute(ctx: Context, unit: Unit) -> dict:
     from engine.analysis.hessian import spectral_density
-    from engine.analysis.point import LossPoint
     from engine.analysis.spectra import plain
 
-    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
-    x, y, record = ctx.examples(o)
-    density = spectral_density(
-        LossPoint(ctx.model, r.state, r.mask, x, y, device=ctx.device),
-        n_vectors=o["vectors"],
-        steps=o["steps"],
-        seed=o["seed"],
-    )
+    o = unit.options
+    at, record = ctx.loss_point(unit.points["point"], o)
+    density = spectral_density(at, n_vectors=o["vectors"], steps=o["steps"], seed=o["seed"])
     return {**plain(density), "data": record}
 
 

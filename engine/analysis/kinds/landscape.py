@@ -34,13 +34,10 @@ COLUMNS = ("run_id", "branch", "level", "x", "y", "train_loss")
 
 def compute(ctx: Context, unit: Unit) -> dict:
     from engine.analysis import landscape
-    from engine.analysis.point import LossPoint
 
-    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
-    x, y, record = ctx.examples(o)
-    surf = landscape.surface(
-        LossPoint(ctx.model, r.state, r.mask, x, y), o["grid"], o["span"], o["seed"]
-    )
+    o = unit.options
+    at, record = ctx.loss_point(unit.points["point"], o)
+    surf = landscape.surface(at, o["grid"], o["span"], o["seed"])
     return {**surf, "data": record}
 
 

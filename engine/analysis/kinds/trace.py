@@ -17,16 +17,11 @@ SAMPLES = Option("samples", "Hutch++ probe vectors (products).", 100, integer(2,
 
 def compute(ctx: Context, unit: Unit) -> dict:
     from engine.analysis.hessian import hutchinson_trace
-    from engine.analysis.point import LossPoint
     from engine.analysis.spectra import plain
 
-    o, r = unit.options, ctx.at(unit.points["point"], unit.options)
-    x, y, record = ctx.examples(o)
-    trace = hutchinson_trace(
-        LossPoint(ctx.model, r.state, r.mask, x, y, device=ctx.device),
-        n_samples=o["samples"],
-        seed=o["seed"],
-    )
+    o = unit.options
+    at, record = ctx.loss_point(unit.points["point"], o)
+    trace = hutchinson_trace(at, n_samples=o["samples"], seed=o["seed"])
     return {**plain(trace), "data": record}
 
 
