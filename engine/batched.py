@@ -40,13 +40,14 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from engine.config import TrainSpec
-from engine.data.batches import batches, num_batches
+from engine.data.batches import num_batches
 from engine.data.bundle import DataBundle
 from engine.train import (
     Cancelled,
     NullReporter,
     Reporter,
-    epoch_generator,
+    epoch_batches,
+    epoch_row,
     lr_at,
     make_optimizer,
 )
@@ -256,17 +257,7 @@ def stacked_batches(
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """One epoch of batches for every model, stacked: model i's batch b is the one
     `train_level` with `data_seed=data_seeds[i]` sees at batch b of `epoch`."""
-    streams = [
-        batches(
-            data.train_x,
-            data.train_y,
-            spec.batch_size,
-            epoch_generator(seed, epoch),
-            shuffle=True,
-            augment=data.augment,
-        )
-        for seed in data_seeds
-    ]
+    streams = [epoch_batches(data, spec, seed, epoch) for seed in data_seeds]
     for pairs in zip(*streams, strict=True):
         yield torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
 
@@ -375,16 +366,17 @@ def train_batched(
         train_acc = (correct / max(seen, 1)).tolist()
         seconds = time.perf_counter() - t0
         rows = [
-            {
-                "epoch": float(epoch + 1),
-                "iteration": float(iteration),
-                "lr": lr_at(iteration - 1, spec, ipe),
-                "train_loss": train_loss[i],
-                "train_acc": train_acc[i],
-                "test_loss": test_loss[i],
-                "test_acc": test_acc[i],
-                "seconds": seconds,
-            }
+            epoch_row(
+                epoch,
+                iteration,
+                spec,
+                ipe,
+                seconds,
+                train_loss=train_loss[i],
+                train_acc=train_acc[i],
+                test_loss=test_loss[i],
+                test_acc=test_acc[i],
+            )
             for i in range(n)
         ]
         for i, row in enumerate(rows):

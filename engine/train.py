@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +75,43 @@ def epoch_generator(data_seed: int, epoch: int) -> torch.Generator:
     """Data order and augmentation depend on (data seed, epoch) only: the same for every level
     trained with the same data seed."""
     return torch.Generator().manual_seed(data_seed * 1_000_003 + epoch)
+
+
+def epoch_batches(
+    data: DataBundle, spec: TrainSpec, data_seed: int, epoch: int
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """The training batches of `epoch` in the order `data_seed` draws: what `train_level`
+    steps through, and each model of a stack (`engine.batched`) the same."""
+    generator = epoch_generator(data_seed, epoch)
+    return batches(
+        data.train_x, data.train_y, spec.batch_size, generator, shuffle=True, augment=data.augment
+    )
+
+
+def epoch_row(
+    epoch: int,
+    iteration: int,
+    spec: TrainSpec,
+    ipe: int,
+    seconds: float,
+    *,
+    train_loss: float,
+    train_acc: float,
+    test_loss: float,
+    test_acc: float,
+) -> dict[str, float]:
+    """The metric row at the end of `epoch` (0-based), `iteration` steps done: its keys and
+    their order are what the store's metrics and the charts read, stacked or not."""
+    return {
+        "epoch": float(epoch + 1),
+        "iteration": float(iteration),
+        "lr": lr_at(iteration - 1, spec, ipe),
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+        "seconds": seconds,
+    }
 
 
 @torch.no_grad()
@@ -174,15 +211,7 @@ def train_level(
         loss_sum = torch.zeros((), device=data.train_x.device)
         correct = torch.zeros((), device=data.train_x.device)
         seen = 0
-        stream = batches(
-            data.train_x,
-            data.train_y,
-            spec.batch_size,
-            epoch_generator(data_seed, epoch),
-            shuffle=True,
-            augment=data.augment,
-        )
-        for b, (xb, yb) in enumerate(stream):
+        for b, (xb, yb) in enumerate(epoch_batches(data, spec, data_seed, epoch)):
             if b < skip:
                 continue
             if iteration >= total:
@@ -209,16 +238,17 @@ def train_level(
                     step_path=stepper.path.describe(),
                 )
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
-        row = {
-            "epoch": float(epoch + 1),
-            "iteration": float(iteration),
-            "lr": lr_at(iteration - 1, spec, ipe),
-            "train_loss": loss_sum.item() / max(seen, 1),
-            "train_acc": correct.item() / max(seen, 1),
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-            "seconds": time.perf_counter() - t0,
-        }
+        row = epoch_row(
+            epoch,
+            iteration,
+            spec,
+            ipe,
+            time.perf_counter() - t0,
+            train_loss=loss_sum.item() / max(seen, 1),
+            train_acc=correct.item() / max(seen, 1),
+            test_loss=test_loss,
+            test_acc=test_acc,
+        )
         metrics.append(row)
         out.write_metrics(metrics)
         ep = epoch + 1
