@@ -27,13 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.linalg
 import torch
 from torch import Tensor
 
-from engine.analysis.lanczos import Basis, top_until_converged
+from engine.analysis import lanczos
+from engine.analysis.lanczos import Basis
 
 
 @dataclass
@@ -213,18 +215,5 @@ def block_lanczos(
         prev, q, coupling = q, q_next, b_next
 
 
-def top_eigenvalues(
-    matmat: Callable[[Tensor], Tensor],
-    start: Tensor,
-    k: int,
-    tol: float,
-    max_vectors: int,
-    fresh: Callable[[], Tensor],
-    check_every: int = 10,
-) -> tuple[np.ndarray, bool, int]:
-    """The k largest (algebraic) eigenvalues, descending; whether all met `tol`; products."""
-
-    def run(done: Callable[[BlockTridiagonal], bool]) -> BlockTridiagonal:
-        return block_lanczos(matmat, start, max_vectors, fresh, done, check_every)
-
-    return top_until_converged(run, k, tol, torch.finfo(start.dtype).eps, start.shape[1])
+# The k largest eigenvalues with block steps (`lanczos.top_eigenvalues`'s arguments).
+top_eigenvalues = partial(lanczos.top_eigenvalues, iterate=block_lanczos)

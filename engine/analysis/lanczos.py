@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import numpy as np
 import scipy.linalg
@@ -175,23 +175,6 @@ def lanczos(
     raise AssertionError("unreachable: the loop returns at its last step")
 
 
-def top_eigenvalues(
-    matvec: Callable[[Tensor], Tensor],
-    start: Tensor,
-    k: int,
-    tol: float,
-    max_steps: int,
-    fresh: Callable[[], Tensor],
-    check_every: int = 10,
-) -> tuple[np.ndarray, bool, int]:
-    """The k largest (algebraic) eigenvalues, descending; whether all met `tol`; steps run."""
-
-    def run(done: Callable[[Tridiagonal], bool]) -> Tridiagonal:
-        return lanczos(matvec, start, max_steps, fresh, done, check_every)
-
-    return top_until_converged(run, k, tol, torch.finfo(start.dtype).eps, start.numel())
-
-
 class Ritz(Protocol):
     """What a Lanczos run returns (`Tridiagonal`, `BlockTridiagonal`)."""
 
@@ -201,19 +184,27 @@ class Ritz(Protocol):
     def top(self, k: int, tol: float, eps: float) -> tuple[np.ndarray, bool]: ...
 
 
-R = TypeVar("R", bound=Ritz)
-
-
-def top_until_converged(
-    run: Callable[[Callable[[R], bool]], R], k: int, tol: float, eps: float, dim: int
+def top_eigenvalues(
+    product: Callable[[Tensor], Tensor],
+    start: Tensor,
+    k: int,
+    tol: float,
+    max_vectors: int,
+    fresh: Callable[[], Tensor],
+    check_every: int = 10,
+    iterate: Callable[..., Ritz] = lanczos,
 ) -> tuple[np.ndarray, bool, int]:
-    """Run a Lanczos iteration (`run(done)`, one-vector or block) until its top k Ritz pairs
-    meet `tol`: the k largest eigenvalues, descending; whether all met `tol` (a Krylov space
-    of the whole dimension `dim` is exact); and the vectors it took."""
+    """Run a Lanczos iteration until its top k Ritz pairs meet `tol`: the k largest
+    (algebraic) eigenvalues, descending; whether all met `tol` (a Krylov space of the whole
+    dimension is exact); and the vectors it took.
 
-    def done(t: R) -> bool:
+    `iterate` is `lanczos` (one vector a step: `product` a matvec, `start` a vector) or
+    `block_lanczos.block_lanczos` (a block a step: `product` a matmat, `start` its rows)."""
+    eps = torch.finfo(start.dtype).eps
+
+    def done(t: Ritz) -> bool:
         return t.steps >= k and t.top(k, tol, eps)[1]
 
-    t = run(done)
+    t = iterate(product, start, max_vectors, fresh, done, check_every)
     values, converged = t.top(k, tol, eps)
-    return values, converged or t.steps == dim, t.steps
+    return values, converged or t.steps == start.shape[-1], t.steps
