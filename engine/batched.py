@@ -43,6 +43,7 @@ from engine.config import TrainSpec
 from engine.data.batches import num_batches
 from engine.data.bundle import DataBundle
 from engine.train import (
+    PROGRESS_EVERY,
     Cancelled,
     NullReporter,
     Reporter,
@@ -349,7 +350,7 @@ def train_batched(
             seen += ys.shape[1]
             iteration += 1
             now = time.perf_counter()
-            if now - last_report >= 0.5:
+            if now - last_report >= PROGRESS_EVERY:
                 last_report = now
                 reporter.progress(
                     label=", ".join(labels),

@@ -43,12 +43,15 @@ class RunProgress:
         if label != self.label:  # a new level: count what is finished (skipped levels too)
             self.label = label
             self.done = sum(self.store.level(self.run_id, lv, br).done for br, lv in self.plan)
+        # A stack of trainings reports under its members' labels joined by ", "; each member
+        # is one training of the plan, all at the same iteration.
+        members = [m for m in map(_LABEL.match, label.split(", ")) if m]
         extra: dict[str, Any] = {}
-        m = _LABEL.match(label)
-        if m:
-            extra = {"branch": m.group(1), "level": int(m.group(2))}
-        level_part = fields["iteration"] / max(fields["total"], 1)
-        extra["fraction"] = min((self.done + level_part) / len(self.plan), 1.0)
+        if len(members) == 1:
+            extra = {"branch": members[0].group(1), "level": int(members[0].group(2))}
+        if "iteration" in fields:  # a label alone names whose epoch line comes next
+            part = max(len(members), 1) * fields["iteration"] / max(fields["total"], 1)
+            extra["fraction"] = min((self.done + part) / len(self.plan), 1.0)
         self.inner.progress(**fields, **extra)
 
     def epoch_done(self, row: dict[str, float]) -> None:

@@ -26,6 +26,8 @@ from engine.data.batches import batches, num_batches
 from engine.data.bundle import DataBundle
 from engine.store import LevelDir
 
+PROGRESS_EVERY = 0.5  # seconds between a training's progress reports (epoch ends aside)
+
 
 class Cancelled(RuntimeError):
     """Raised inside training when the reporter says the job was cancelled."""
@@ -225,7 +227,7 @@ def train_level(
             seen += len(yb)
             iteration += 1
             now = time.perf_counter()
-            if now - last_report >= 0.5:
+            if now - last_report >= PROGRESS_EVERY:
                 last_report = now
                 reporter.progress(
                     label=label,

@@ -8,10 +8,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import compiled
+from engine import batched, compiled
 from engine.data import load_dataset
 from engine.imp import open_run, run_imp
+from engine.jobs.queue import ENV, JobQueue
+from engine.jobs.worker import run_worker
 from engine.plan import plan
+from engine.run_progress import RunProgress
 from engine.stacking import schedule
 from engine.store import Store
 from engine.train import Cancelled
@@ -200,3 +203,45 @@ def test_an_interrupted_group_resumes_from_each_resume_point(tmp_path, runs):
         assert store.level(rid, 2, branch).read_metrics()[0] == first_rows[branch]
     assert store.level(rid, 1, "ft").summary()["step"]["kind"] == "eager"
     assert_levels_agree(store, runs["off"][0], rid, exact=False)
+
+
+def test_a_stacked_run_job_reports_its_progress_through_the_worker(tmp_path, monkeypatch):
+    """Through a worker, a stack's progress (one label for its members, then each member's
+    label alone before its epoch line) counts every member's share of the run, and the run's
+    fraction never goes back."""
+    monkeypatch.setenv(ENV["poll_interval"], "0.01")
+    queue = JobQueue(tmp_path)
+    seen: list[dict] = []  # what RunProgress hands the worker's reporter
+    real = RunProgress.progress
+
+    def spy(self, **fields):
+        inner = self.inner
+
+        class Recorder:
+            def progress(self, **out):
+                seen.append(out)
+                inner.progress(**out)
+
+        self.inner = Recorder()
+        try:
+            real(self, **fields)
+        finally:
+            self.inner = inner
+
+    monkeypatch.setattr(RunProgress, "progress", spy)
+    monkeypatch.setattr(batched, "PROGRESS_EVERY", 0.0)  # report every step of the tiny run
+    job = queue.submit("run", stacking("on").to_dict())
+    assert run_worker(queue.root, "cpu", max_jobs=1, worker_id="w1") == 1
+    assert queue.get(job.id).status == "done", queue.get(job.id).error
+    queue.close()
+    fractions = [s["fraction"] for s in seen if "fraction" in s]
+    assert fractions == sorted(fractions) and 0.9 < fractions[-1] <= 1.0
+    stacks = [s for s in seen if ", " in s["label"] and "fraction" in s]
+    assert stacks and all("branch" not in s for s in stacks)  # a stack is no one level
+    # The first stack's last report counts its members' progress, not one level's.
+    first = next(s["label"] for s in stacks)
+    last = [s for s in stacks if s["label"] == first][-1]
+    before = next(s["fraction"] for s in seen if s.get("label") == first and "fraction" in s)
+    members = first.count(", ") + 1
+    per_training = 1 / len(plan(stacking("on")))
+    assert last["fraction"] - before > (members - 1) * per_training * 0.5
