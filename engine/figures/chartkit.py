@@ -93,11 +93,22 @@ def axis_format(column: str) -> str:
     return "~%" if column in RATES else ".3~g"
 
 
+# Ticks and grid lines of a log axis: each power of ten and 3x it (half a decade), where Vega
+# would draw a grid line at every integer multiple (nine a decade) and crowd the panel.
+LOG_TICKS = [m * 10.0**k for k in range(-12, 13) for m in (1, 3)]
+
+
+def log_axis(fmt: str = ".3~g", **kw) -> alt.Axis:
+    """An axis for a log scale: ticks and grid lines at `LOG_TICKS` only."""
+    return alt.Axis(format=fmt, values=LOG_TICKS, **kw)
+
+
 def y(column: str, log: bool = False, name: str | None = None, rate: bool = False, **kw) -> alt.Y:
     """A quantitative y axis; its title never repeats "log" (the scale says so). `rate`
     shows a column not named as one (`RATES`) as a percentage."""
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    axis = alt.Axis(format="~%" if rate else axis_format(column))
+    fmt = "~%" if rate else axis_format(column)
+    axis = log_axis(fmt) if log else alt.Axis(format=fmt)
     return alt.Y(f"{column}:Q", title=name or title(column), scale=scale, axis=axis, **kw)
 
 

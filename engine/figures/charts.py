@@ -22,6 +22,7 @@ from engine.figures.chartkit import (
     legend,
     level_title,
     lines_with_points,
+    log_axis,
     method_color,
     positive,
     run_dash,
@@ -158,7 +159,12 @@ def sweep_band(
         color=alt.Color("group:N", title="group", legend=legend()),
     )
     band = base.mark_area(opacity=0.25).encode(
-        y=alt.Y("low:Q", title=title(value), scale=alt.Scale(type="log" if log else "linear")),
+        y=alt.Y(
+            "low:Q",
+            title=title(value),
+            scale=alt.Scale(type="log" if log else "linear"),
+            axis=log_axis() if log else alt.Axis(),
+        ),
         y2="high:Q",
     )
     line = base.mark_line(point=True).encode(y="mean:Q", tooltip=tip)

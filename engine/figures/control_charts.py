@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from engine.figures import palette
-from engine.figures.chartkit import legend, points_named, series_color, typed
+from engine.figures.chartkit import legend, log_axis, points_named, series_color, typed
 from engine.replicates import aggregate
 
 INSTABILITY = "min_L ↔ copy B (instability)"
@@ -68,7 +68,10 @@ def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
     tip = [typed(t, c) for c in t.columns]
     base = alt.Chart(t).encode(
         alt.X(
-            "loss:Q", title="loss at the point (Hessian's examples)", scale=alt.Scale(type="log")
+            "loss:Q",
+            title="loss at the point (Hessian's examples)",
+            scale=alt.Scale(type="log"),
+            axis=log_axis(),
         ),
         alt.Y("log_volume:Q", title="log-volume proxy", scale=alt.Scale(zero=False)),
         color,

@@ -26,6 +26,7 @@ from engine.figures.chartkit import (
     facet_levels,
     legend,
     level_name,
+    log_axis,
     points_named,
     series_color,
     sparsity_by_level,
@@ -102,7 +103,7 @@ def band_chart(
         df = df[df["low"] > 0]
     fmt = axis_format(x)
     enc_x = alt.X(f"{x}:Q", title=x_title or x, axis=alt.Axis(format=fmt, tickMinStep=1))
-    enc_y = alt.Axis(format=axis_format(value))
+    enc_y = log_axis(axis_format(value)) if log else alt.Axis(format=axis_format(value))
     y_title = chart_title(value)
     dash = (
         {"strokeDash": alt.StrokeDash("group:N", title="experiment", legend=legend())}

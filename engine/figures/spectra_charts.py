@@ -14,6 +14,7 @@ from engine.figures.chartkit import (
     epoch_x,
     level_x,
     lines_with_points,
+    log_axis,
     one_or_all_levels,
     points_named,
     run_dash,
@@ -39,7 +40,7 @@ def spectrum_chart(
     df = columns(points_named(df), ["run_id", "branch", "level", "weights", "rank", "eigenvalue"])
     df = with_level_names(with_runs(df), sparsity)
     log = bool(len(df)) and bool((df["eigenvalue"] > 0).all())
-    axis = alt.Axis(format=".3~g")
+    axis = log_axis() if log else alt.Axis(format=".3~g")
     scale = alt.Scale(type="log") if log else alt.Scale(type="symlog")
     chart = lines_with_points(
         df,

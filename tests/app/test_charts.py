@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
 
 from app import downloads
-from engine.figures import charts, geometry_charts, palette, spectra_charts
+from engine.figures import charts, export, geometry_charts, palette, spectra_charts
 from tests.app import tables as T
 
 
@@ -246,3 +247,15 @@ def test_sweep_band_draws_mean_line_and_band():
         for layer in spec["layer"]
     ]
     assert marks == ["area", "line"]
+
+
+def test_a_log_axis_draws_two_grid_lines_a_decade_not_nine():
+    """Fig. 5 over five decades of eigenvalues: grid lines at each power of ten and 3x it,
+    where Vega's default draws one at every integer multiple and crowds the panel."""
+    df = T.spectra(levels=1, k=100)
+    df["eigenvalue"] = 10.0 ** (1 - 4.5 * (df["rank"] - 1) / 99)  # 10 down to 3.2e-4
+    svg = export.to_svg(spectra_charts.spectrum_chart(df))
+    grids = re.findall(r'<g class="mark-rule role-axis-grid"[^>]*>(.*?)</g>', svg, flags=re.S)
+    lines = max(g.count("<line") for g in grids)  # the y axis's (the x axis has fewer)
+    assert 6 <= lines <= 2 * 5 + 1  # five decades on the niced domain, two lines each
+    assert ">0.001</text>" in svg and ">0.003</text>" in svg  # still labelled at each line
