@@ -385,8 +385,7 @@ def train_batched(
         if on_epoch is not None:
             on_epoch(epoch + 1, rows, stack)
         for label, row in zip(labels, rows, strict=True):
-            reporter.progress(label=label)
-            reporter.epoch_done(row | {"step": step_text})
+            reporter.epoch_done(row | {"step": step_text}, label)
         if reporter.cancelled():
             raise Cancelled(f"cancelled at epoch {epoch + 1}")
     return BatchedResult(metrics, stack.model_states(), time.perf_counter() - t0)

@@ -173,8 +173,8 @@ class _Prefixed:
     def progress(self, **fields: Any) -> None:
         self.inner.progress(**{**fields, "label": f"{self.prefix} {fields.get('label', '')}"})
 
-    def epoch_done(self, row: dict[str, float]) -> None:
-        self.inner.epoch_done(row)
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
+        self.inner.epoch_done(row, f"{self.prefix} {label}")
 
     def cancelled(self) -> bool:
         return self.inner.cancelled()

@@ -49,13 +49,12 @@ class RunProgress:
         extra: dict[str, Any] = {}
         if len(members) == 1:
             extra = {"branch": members[0].group(1), "level": int(members[0].group(2))}
-        if "iteration" in fields:  # a label alone names whose epoch line comes next
-            part = max(len(members), 1) * fields["iteration"] / max(fields["total"], 1)
-            extra["fraction"] = min((self.done + part) / len(self.plan), 1.0)
+        part = max(len(members), 1) * fields["iteration"] / max(fields["total"], 1)
+        extra["fraction"] = min((self.done + part) / len(self.plan), 1.0)
         self.inner.progress(**fields, **extra)
 
-    def epoch_done(self, row: dict[str, float]) -> None:
-        self.inner.epoch_done(row)
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
+        self.inner.epoch_done(row, label)
 
     def log(self, line: str) -> None:
         if hasattr(self.inner, "log"):

@@ -35,7 +35,7 @@ class Cancelled(RuntimeError):
 
 class Reporter(Protocol):
     def progress(self, **fields: Any) -> None: ...
-    def epoch_done(self, row: dict[str, float]) -> None: ...
+    def epoch_done(self, row: dict[str, float], label: str) -> None: ...
     def cancelled(self) -> bool: ...
 
 
@@ -43,7 +43,7 @@ class NullReporter:
     def progress(self, **fields: Any) -> None:
         pass
 
-    def epoch_done(self, row: dict[str, float]) -> None:
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
         pass
 
     def cancelled(self) -> bool:
@@ -256,7 +256,7 @@ def train_level(
         ep = epoch + 1
         if spec.checkpoint_every and ep % spec.checkpoint_every == 0 and iteration < total:
             out.save_checkpoint(f"ep{ep:03d}", model.state_dict(), iteration=iteration, epoch=ep)
-        reporter.epoch_done(row | {"step": stepper.path.describe()})
+        reporter.epoch_done(row | {"step": stepper.path.describe()}, label)
         out.save_state(
             {
                 "model": model.state_dict(),

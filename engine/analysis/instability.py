@@ -54,7 +54,7 @@ class _Progress:
             seconds=f["seconds"],
         )
 
-    def epoch_done(self, row: dict[str, float]) -> None:
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
         pass
 
     def cancelled(self) -> bool:

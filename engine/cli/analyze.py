@@ -84,7 +84,7 @@ class AnalysisReporter:
             self.tasks[label], completed=f["iteration"], description=f"{label}  {f['unit']}"
         )
 
-    def epoch_done(self, row: dict[str, float]) -> None:
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
         pass
 
     def cancelled(self) -> bool:

@@ -22,10 +22,9 @@ class ProgressReporter:
         self.bar = progress
         self.verbose = verbose
         self.tasks: dict[str, Any] = {}
-        self.label = ""
 
     def progress(self, **f: Any) -> None:
-        self.label = label = f["label"]
+        label = f["label"]
         if label not in self.tasks:
             self.tasks[label] = self.bar.add_task(label, total=f["total"])
         self.bar.update(
@@ -34,11 +33,11 @@ class ProgressReporter:
             description=f"{label}  loss {f['loss']:.4f}",
         )
 
-    def epoch_done(self, row: dict[str, float]) -> None:
-        if self.label in self.tasks:
-            self.bar.update(self.tasks[self.label], completed=row["iteration"])
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
+        if label in self.tasks:
+            self.bar.update(self.tasks[label], completed=row["iteration"])
         if self.verbose:
-            self.bar.console.print(format_epoch(self.label, row))
+            self.bar.console.print(format_epoch(label, row))
 
     def log(self, line: str) -> None:
         self.bar.console.print(line, markup=False, highlight=False)

@@ -48,7 +48,6 @@ class JobReporter:
 
     def __init__(self, queue: JobQueue, job: Job, worker_id: str, echo: IO[str] | None = None):
         self.queue, self.job, self.worker_id, self.echo = queue, job, worker_id, echo
-        self.label = ""
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] = {}
         self._start: tuple[float, float] | None = None  # (time, fraction) of the first report
@@ -63,7 +62,6 @@ class JobReporter:
 
     def progress(self, **fields: Any) -> None:
         now = time.time()
-        self.label = fields.get("label", self.label)
         if "total" in fields and "iters_per_epoch" in fields:
             fields["epochs"] = math.ceil(fields["total"] / max(fields["iters_per_epoch"], 1))
         if "iteration" in fields:
@@ -78,8 +76,8 @@ class JobReporter:
         with self._lock:
             self._snapshot.update(fields, updated=now)
 
-    def epoch_done(self, row: dict[str, float]) -> None:
-        self.log(format_epoch(self.label, row))
+    def epoch_done(self, row: dict[str, float], label: str) -> None:
+        self.log(format_epoch(label, row))
         with self._lock:
             self._snapshot.update(epoch=int(row["epoch"]), updated=time.time())
 

@@ -88,7 +88,7 @@ def test_a_failed_compile_falls_back_to_eager_and_says_why(tmp_path, monkeypatch
         def progress(self, **fields):
             events.append(fields.get("step_path"))
 
-        def epoch_done(self, row):
+        def epoch_done(self, row, label):
             events.append(format_epoch("on level 0", row))
 
         def cancelled(self):

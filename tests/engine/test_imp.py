@@ -154,7 +154,7 @@ class _StopAt(NullReporter):
     def __init__(self, epochs):
         self.left = epochs
 
-    def epoch_done(self, row):
+    def epoch_done(self, row, label):
         self.left -= 1
 
     def cancelled(self):

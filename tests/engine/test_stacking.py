@@ -5,10 +5,15 @@ the log and every level's records say which path ran; an interrupted group resum
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
+from rich.console import Console
+from rich.progress import Progress
 
 from engine import batched, compiled
+from engine.cli.display import ProgressReporter
 from engine.data import load_dataset
 from engine.imp import open_run, run_imp
 from engine.jobs.queue import ENV, JobQueue
@@ -37,7 +42,7 @@ class Log:
     def progress(self, **fields):
         pass
 
-    def epoch_done(self, row):
+    def epoch_done(self, row, label):
         if self.left is not None:
             self.left -= 1
 
@@ -245,3 +250,14 @@ def test_a_stacked_run_job_reports_its_progress_through_the_worker(tmp_path, mon
     members = first.count(", ") + 1
     per_training = 1 / len(plan(stacking("on")))
     assert last["fraction"] - before > (members - 1) * per_training * 0.5
+
+
+def test_a_stacked_run_from_the_terminal_labels_each_members_epoch_lines(tmp_path):
+    """`python -m engine run -v`'s reporter: every epoch line of a stack is its member's."""
+    buf = io.StringIO()
+    reporter = ProgressReporter(Progress(console=Console(file=buf, width=200)), verbose=True)
+    spec = stacking("on")
+    run_imp(spec, Store(tmp_path), "cpu", reporter)
+    text = buf.getvalue()
+    for t in plan(spec):
+        assert f"{t.branch} level {t.level}" in text  # each training's own epoch lines
