@@ -11,7 +11,7 @@ from engine import report_store
 from engine.config import SpecError
 from engine.jobs.queue import ACTIVE, Job, JobError
 from engine.presets import REPRODUCE
-from engine.reproduce import HESSIAN_DEFAULTS, parse_seeds, run_ids
+from engine.reproduce import FALLBACK, HESSIAN_DEFAULTS, default_seeds, parse_seeds, run_ids
 from engine.store import StoreError
 
 st.title("Report")
@@ -20,8 +20,9 @@ with st.expander("Reproduce the paper's experiments", expanded=data.runs().empty
     name = ui.choose("Experiment", "rp_experiment", list(REPRODUCE), next(iter(REPRODUCE)))
     st.caption(REPRODUCE[name][0])
     cols = st.columns(3)
-    seeds_text = cols[0].text_input("Seeds", "0,1,2", key="rp_seeds")
-    defaults = HESSIAN_DEFAULTS.get(name, {"k": 20, "subset": 1000})
+    seeds = ",".join(map(str, default_seeds(name)))  # what `reproduce` uses without --seeds
+    seeds_text = cols[0].text_input("Seeds", seeds, key=f"rp_seeds_{name}")
+    defaults = HESSIAN_DEFAULTS.get(name, FALLBACK)
     k = cols[1].number_input("Top-k eigenvalues", 1, 1000, defaults["k"], key=f"rp_k_{name}")
     subset = cols[2].number_input(
         "Hessian subset", 1, 100_000, defaults["subset"], key=f"rp_subset_{name}"

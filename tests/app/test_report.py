@@ -175,7 +175,10 @@ def test_report_page_queues_the_report_job_and_shows_what_it_stored(built, monke
 
 def test_reproduce_button_queues_one_job_per_seed(tmp_path, monkeypatch):
     at = _open(tmp_path / "store", monkeypatch)
-    at.text_input(key="rp_seeds").set_value("3,4")
+    first = next(iter(REPRODUCE))  # the experiment the page opens with
+    box = at.text_input(key=f"rp_seeds_{first}")
+    assert box.value == ",".join(map(str, R.default_seeds(first)))  # the CLI's default seeds
+    box.set_value("3,4")
     next(b for b in at.button if b.label == "Reproduce").click()
     at.run()
     assert not at.exception, [e.message for e in at.exception]
