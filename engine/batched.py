@@ -273,7 +273,6 @@ def train_batched(
     *,
     start_iteration: int = 0,
     optimizer_states: Sequence[dict] | None = None,
-    on_iteration: Callable[[int, Stack], None] | None = None,
     on_epoch: Callable[[int, list[dict[str, float]], Stack], None] | None = None,
     reporter: Reporter | None = None,
     labels: Sequence[str] = (),
@@ -291,8 +290,7 @@ def train_batched(
     `"optimizer"` entry `train_level` saves) with the matching `starts` and iteration; the
     caller joins the metric rows of before and after.
 
-    Hooks, for the runner's files: `on_iteration(iteration, stack)` before each step (level
-    0's rewind point: `stack.model_states()`), `on_epoch(epoch, rows, stack)` after each
+    Hook, for the runner's files: `on_epoch(epoch, rows, stack)` after each
     epoch's evaluation with each model's row (checkpoints, `save_state`, `write_metrics`).
     `reporter` gets progress (`labels` joined) and each model's `epoch_done` under its own
     label, and is asked `cancelled()` after `on_epoch`, raising `Cancelled`.
@@ -342,8 +340,6 @@ def train_batched(
                 continue
             if iteration >= total:
                 break
-            if on_iteration is not None:
-                on_iteration(iteration, stack)
             loss, out = stack.step(xs, ys, lr_at(iteration, spec, ipe))
             loss_sum += loss * ys.shape[1]
             correct += (out.argmax(-1) == ys).sum(-1)
