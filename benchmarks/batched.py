@@ -6,13 +6,13 @@
 N networks of one architecture on mnist5k with the demo's recipe (Adam, batch 60; or SGD
 with momentum), each from its own init under its own mask (IMP's level-5 sparsity, 67%) on
 its own data order, are trained together by `train_batched` and one after another by
-`train_level`, the loop the runner uses today. Both write what the runner keeps of a
-training (metrics, the resume point every epoch, the final checkpoint) into a fresh folder,
-so the times compare what a wired runner would pay. Torch's threads are set as
-`engine.threads` sets a worker's for this model and batch (one worker on the host). The two
-sides alternate `--repeat` times; the line gives the medians, every sample, the 1-minute
-load average before the first pair and after each, and the largest difference between the
-two sides' final test accuracies.
+`train_level`. Both are the runner's own calls (`engine.stacked_levels.train_levels` for the
+stack) and write what it keeps of a training (metrics, the resume point every epoch, the
+final checkpoint) into a fresh folder, so the times compare what the runner pays. Torch's
+threads are set as `engine.threads` sets a worker's for this model and batch (one worker on
+the host). The two sides alternate `--repeat` times; the line gives the medians, every
+sample, the 1-minute load average before the first pair and after each, and the largest
+difference between the two sides' final test accuracies.
 `--tiny` is the suite's smoke size: 2 models of 20 iterations, once.
 """
 
@@ -34,10 +34,11 @@ import torch
 
 from benchmarks.common import emit
 from engine import masks as M
-from engine.batched import Stack, train_batched
+from engine.batched import stacked_path
 from engine.data import load_dataset
 from engine.models import build_model, prunable_names
 from engine.presets import preset
+from engine.stacked_levels import train_levels
 from engine.store import LevelDir
 from engine.threads import choose
 from engine.train import train_level
@@ -71,30 +72,21 @@ def one_by_one(net, starts, masks, data, spec, root: Path) -> list[float]:
 
 
 def stacked(net, starts, masks, data, spec, root: Path) -> list[float]:
-    """All trainings by `train_batched`, writing what `train_level` writes."""
+    """All trainings as one stack by the runner's `train_levels`, with its files."""
     dirs = [LevelDir(root / str(i)) for i in range(len(starts))]
-    metrics: list[list[dict]] = [[] for _ in dirs]
-
-    def save(epoch: int, rows: list[dict], stack: Stack) -> None:
-        models, optimizers = stack.model_states(), stack.optimizer_states()
-        for i, lv in enumerate(dirs):
-            metrics[i].append(rows[i])
-            lv.write_metrics(metrics[i])
-            lv.save_state(
-                {
-                    "model": models[i],
-                    "optimizer": optimizers[i],
-                    "iteration": int(rows[i]["iteration"]),
-                    "metrics": metrics[i],
-                    "seconds": rows[i]["seconds"],
-                }
-            )
-
-    seeds = list(range(len(starts)))
-    result = train_batched(net, starts, masks, seeds, data, spec, on_epoch=save)
-    for lv, state in zip(dirs, result.states, strict=True):
-        lv.save_checkpoint("final", state, iteration=int(result.metrics[0][-1]["iteration"]))
-    return [rows[-1]["test_acc"] for rows in result.metrics]
+    n = len(starts)
+    results = train_levels(
+        net,
+        masks,
+        starts,
+        data,
+        spec,
+        dirs,
+        data_seeds=list(range(n)),
+        start_iteration=0,
+        path=stacked_path(n, "on"),
+    )
+    return [r.metrics[-1]["test_acc"] for r in results]
 
 
 def timed(train, *args) -> tuple[float, list[float]]:

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
+from engine.compiled import StepPath
 from engine.config import TrainSpec
 from engine.data.batches import num_batches
 from engine.data.bundle import DataBundle
@@ -263,6 +264,12 @@ def stacked_batches(
         yield torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
 
 
+def stacked_path(n: int, setting: str) -> StepPath:
+    """The step a stack of `n` trainings takes under `train.stack=setting`, as `StepPath`
+    records it: what progress, each epoch line and each final checkpoint say."""
+    return StepPath("stacked", f"train.stack={setting}", f"{n} trainings, vmap, eager")
+
+
 def train_batched(
     model: nn.Module,
     starts: Sequence[dict[str, Tensor]],
@@ -276,6 +283,7 @@ def train_batched(
     on_epoch: Callable[[int, list[dict[str, float]], Stack], None] | None = None,
     reporter: Reporter | None = None,
     labels: Sequence[str] = (),
+    path: StepPath | None = None,
 ) -> BatchedResult:
     """Train N networks of `model`'s architecture together, as N `train_level` calls would.
 
@@ -293,7 +301,8 @@ def train_batched(
     Hook, for the runner's files: `on_epoch(epoch, rows, stack)` after each
     epoch's evaluation with each model's row (checkpoints, `save_state`, `write_metrics`).
     `reporter` gets progress (`labels` joined) and each model's `epoch_done` under its own
-    label, and is asked `cancelled()` after `on_epoch`, raising `Cancelled`.
+    label, and is asked `cancelled()` after `on_epoch`, raising `Cancelled`. `path` is the
+    step they are told ran (`stacked_path(n, "on")` unless the runner says which setting).
 
     The step is always eager and fp32: `spec.precision="bf16"` is refused, and
     `spec.compile` is not applied (leave to `train_level` the trainings that
@@ -321,7 +330,7 @@ def train_batched(
             f"part of the run id); train these with engine.train.train_level"
         )
     labels = list(labels) or [f"model {i}" for i in range(n)]
-    step_text = f"stacked ({n} trainings, vmap, eager), fp32"
+    step_text = (path or stacked_path(n, "on")).describe()
     reporter = reporter or NullReporter()
     ipe = num_batches(len(data.train_x), spec.batch_size, drop_last=False)
     total = spec.length.iterations(ipe)

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from engine import atomic
 from engine import masks as M
 from engine.baselines import Training, get
+from engine.batched import stacked_path
 from engine.config import RunSpec, SpecError
 from engine.data import load_dataset
 from engine.data.batches import num_batches
@@ -40,7 +41,7 @@ from engine.run_context import (  # re-exported: the runner's callers name them 
     resolve_device,
     seeded,  # noqa: F401
 )
-from engine.stacked_levels import stacked_path, train_levels
+from engine.stacked_levels import train_levels
 from engine.stacking import schedule
 from engine.store import LevelDir, Store
 from engine.train import LevelResult, Reporter, train_level

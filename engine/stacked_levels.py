@@ -13,7 +13,6 @@ members' resume points is split into groups that each resume where their members
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from torch import Tensor, nn
@@ -24,12 +23,7 @@ from engine.config import TrainSpec
 from engine.data.batches import num_batches
 from engine.data.bundle import DataBundle
 from engine.store import LevelDir
-from engine.train import LevelResult, Reporter
-
-
-def stacked_path(n: int, setting: str) -> StepPath:
-    """The step a stack of `n` trainings takes, as `StepPath` records it."""
-    return StepPath("stacked", f"train.stack={setting}", f"{n} trainings, vmap, eager")
+from engine.train import LevelResult, Reporter, store_epoch, store_final
 
 
 def resume_point(out: LevelDir, start_iteration: int) -> tuple[int, bool]:
@@ -77,15 +71,9 @@ def train_levels(
 
     def save_epoch(epoch: int, rows: list[dict[str, float]], stack: Stack) -> None:
         models, optimizers = stack.model_states(), stack.optimizer_states()
-        iteration = int(rows[0]["iteration"])
         for i, out in enumerate(outs):
             row = rows[i] | {"seconds": rows[i]["seconds"] + elapsed[i]}
-            metrics[i].append(row)
-            out.write_metrics(metrics[i])
-            if spec.checkpoint_every and epoch % spec.checkpoint_every == 0 and iteration < total:
-                out.save_checkpoint(f"ep{epoch:03d}", models[i], iteration=iteration, epoch=epoch)
-            state = {"model": models[i], "optimizer": optimizers[i], "iteration": iteration}
-            out.save_state(state | {"metrics": metrics[i], "seconds": row["seconds"]})
+            store_epoch(out, spec, total, metrics[i], row, models[i], optimizers[i])
 
     result = train_batched(
         model,
@@ -99,11 +87,10 @@ def train_levels(
         on_epoch=save_epoch,
         reporter=reporter,
         labels=labels,
+        path=path,
     )
-    epochs = math.ceil(total / ipe)
     out_results = []
     for i, (out, final) in enumerate(zip(outs, result.states, strict=True)):
-        out.save_checkpoint("final", final, iteration=total, epoch=epochs, step=path.record())
-        seconds = elapsed[i] + result.seconds
-        out_results.append(LevelResult(metrics[i], final, seconds, path))
+        store_final(out, final, total, ipe, path)
+        out_results.append(LevelResult(metrics[i], final, elapsed[i] + result.seconds, path))
     return out_results

@@ -159,6 +159,37 @@ class LevelResult:
     step: StepPath  # which step ran (eager or compiled) and why
 
 
+def store_epoch(
+    out: LevelDir,
+    spec: TrainSpec,
+    total: int,
+    metrics: list[dict[str, float]],
+    row: dict[str, float],
+    model_state: dict[str, Tensor],
+    optimizer_state: dict,
+) -> None:
+    """What the store keeps of a training at an epoch's end, whichever loop trained it (this
+    module's or a stack's, `engine.stacked_levels`): `row` appended to `metrics` and written,
+    the ``ep<NNN>`` checkpoint at the spec's cadence (none at the last epoch: ``final`` is it),
+    and the resume point, written last so a kill before it replays the epoch. One function,
+    so resuming, progress and the analyses cannot tell the two loops apart."""
+    metrics.append(row)
+    out.write_metrics(metrics)
+    epoch, iteration = int(row["epoch"]), int(row["iteration"])
+    if spec.checkpoint_every and epoch % spec.checkpoint_every == 0 and iteration < total:
+        out.save_checkpoint(f"ep{epoch:03d}", model_state, iteration=iteration, epoch=epoch)
+    state = {"model": model_state, "optimizer": optimizer_state, "iteration": iteration}
+    out.save_state(state | {"metrics": metrics, "seconds": row["seconds"]})
+
+
+def store_final(
+    out: LevelDir, state: dict[str, Tensor], iteration: int, ipe: int, path: StepPath
+) -> None:
+    """A finished training's ``final`` checkpoint, with the step that trained it."""
+    epochs = math.ceil(iteration / ipe)
+    out.save_checkpoint("final", state, iteration=iteration, epoch=epochs, step=path.record())
+
+
 def train_level(
     model: nn.Module,
     mask: dict[str, Tensor],
@@ -251,27 +282,11 @@ def train_level(
             test_loss=test_loss,
             test_acc=test_acc,
         )
-        metrics.append(row)
-        out.write_metrics(metrics)
-        ep = epoch + 1
-        if spec.checkpoint_every and ep % spec.checkpoint_every == 0 and iteration < total:
-            out.save_checkpoint(f"ep{ep:03d}", model.state_dict(), iteration=iteration, epoch=ep)
+        store_epoch(out, spec, total, metrics, row, model.state_dict(), optimizer.state_dict())
         reporter.epoch_done(row | {"step": stepper.path.describe()}, label)
-        out.save_state(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "iteration": iteration,
-                "metrics": metrics,
-                "seconds": row["seconds"],
-            }
-        )
         if reporter.cancelled():
-            raise Cancelled(f"cancelled at epoch {ep}")
+            raise Cancelled(f"cancelled at epoch {epoch + 1}")
     final = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    epochs = math.ceil(iteration / ipe)
-    out.save_checkpoint(
-        "final", final, iteration=iteration, epoch=epochs, step=stepper.path.record()
-    )
+    store_final(out, final, iteration, ipe, stepper.path)
     seconds = time.perf_counter() - t0
     return LevelResult(metrics=metrics, state=final, seconds=seconds, step=stepper.path)

@@ -5,18 +5,15 @@ Pr_L(min_(L−1))), with the BatchNorm treatment the spectra used. No Streamlit 
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
 import altair as alt
 import pandas as pd
 
 from engine.figures import palette
 from engine.figures.chartkit import legend, log_axis, points_named, series_color, typed
+from engine.figures.geometry_charts import path_parts
 from engine.replicates import aggregate
-
-INSTABILITY = "min_L ↔ copy B (instability)"
-_PATH = re.compile(r"^imp:(\d+):(solution|projected_prev)->imp:(\d+):solution$")
-_PATH_NAMES = {"solution": "min_(L−1) → min_L", "projected_prev": "Pr_L(min_(L−1)) → min_L"}
 
 
 def spectra_with_losses(data: dict[str, pd.DataFrame], by: str = "group") -> pd.DataFrame:
@@ -48,17 +45,28 @@ def barriers(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cols = ["group", "seed", "level", "path", "barrier_test_error", "barrier_train_loss"]
     rows = []
     for r in data.get("barrier", pd.DataFrame()).to_dict("records"):
-        m = _PATH.match(str(r["path"]))
-        if m is None:
-            continue
-        start, which, end = int(m[1]), m[2], int(m[3])
-        if (which == "solution" and start == end - 1) or (
-            which == "projected_prev" and start == end
-        ):
-            rows.append({**r, "level": end, "path": _PATH_NAMES[which]})
+        level, name = path_parts(str(r["path"]))
+        if name in palette.PATHS and str(r["path"]).startswith("imp:"):
+            rows.append({**r, "level": level, "path": name})
     for r in data.get("instability", pd.DataFrame()).to_dict("records"):
-        rows.append({**r, "path": INSTABILITY})
+        rows.append({**r, "path": palette.INSTABILITY})
     return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The controls' tables, derived once from the report's data: its figures and its
+    sections both read them."""
+
+    spectra: pd.DataFrame  # spectra_with_losses: every spectrum and loss-matched point
+    barriers: pd.DataFrame  # barriers: the paths to min_L and the instability copies
+    batchnorm: pd.DataFrame  # the BatchNorm treatment of each spectrum's point
+
+
+def controls(data: dict[str, pd.DataFrame]) -> Controls:
+    return Controls(
+        spectra_with_losses(data), barriers(data), data.get("batchnorm", pd.DataFrame())
+    )
 
 
 def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
@@ -101,8 +109,8 @@ def barrier_bars(t: pd.DataFrame, title: str) -> alt.Chart:
 
 def instability_chart(instability: pd.DataFrame) -> alt.Chart:
     """The app's view: each run's test-error barrier between its two copies, per level."""
-    t = instability.assign(path=INSTABILITY)
-    color = palette.color("path", "path", [INSTABILITY], legend=legend())
+    t = instability.assign(path=palette.INSTABILITY)
+    color = palette.color("path", "path", [palette.INSTABILITY], legend=legend())
     return (
         alt.Chart(t)
         .mark_line(point=True)
@@ -117,12 +125,10 @@ def instability_chart(instability: pd.DataFrame) -> alt.Chart:
     )
 
 
-def control_figures(
-    data: dict[str, pd.DataFrame],
-) -> dict[str, tuple[str, pd.DataFrame, alt.Chart]]:
+def control_figures(c: Controls) -> dict[str, tuple[str, pd.DataFrame, alt.Chart]]:
     """name -> (title, CSV table, chart) for each control whose data is stored."""
     out: dict[str, tuple[str, pd.DataFrame, alt.Chart]] = {}
-    s = spectra_with_losses(data)
+    s, b = c.spectra, c.barriers
     if len(s):
         k, s = one_k(s)
         loss = aggregate(s, ["group", "weights", "level"], "loss")
@@ -132,15 +138,14 @@ def control_figures(
         title = (f"Fig. 5 with losses: each top-{k} spectrum's log-volume against its loss "
                  "(a line per point through the levels; mean over seeds)")  # fmt: skip
         out["fig5-volume-vs-loss"] = (title, t, volume_vs_loss(t).properties(title=title))
-    b = barriers(data)
     if len(b):
         t = aggregate(b, ["group", "level", "path"], "barrier_test_error")
-        inst = t[t["path"] == INSTABILITY]
+        inst = t[t["path"] == palette.INSTABILITY]
         if len(inst):
             title = ("Instability (Frankle et al. 2020): test-error barrier between two copies "
                      "of each level trained from its start on different data orders")  # fmt: skip
             out["instability"] = (title, inst, barrier_bars(inst, title))
-        paths = t[t["path"] != INSTABILITY]
+        paths = t[t["path"] != palette.INSTABILITY]
         if len(paths):
             title = ("Test-error barriers on the paths to min_L: from min_(L−1) (successive "
                      "levels, Paul et al. 2022) and from Pr_L(min_(L−1))")  # fmt: skip
@@ -180,12 +185,12 @@ def _batchnorm_line(bn: pd.DataFrame, group: str) -> str:
     )
 
 
-def control_sections(data: dict[str, pd.DataFrame], groups: list[str]) -> list[str]:
+def control_sections(c: Controls, groups: list[str]) -> list[str]:
     """Markdown: the BatchNorm treatment, every spectrum with its loss, and the barriers per
     level with 95% t intervals over seeds."""
     lines = ["## Spectra with their losses, and barriers", "", "BatchNorm at the spectra:"]
-    lines += [_batchnorm_line(data.get("batchnorm", pd.DataFrame()), g) for g in groups] + [""]
-    s = spectra_with_losses(data)
+    lines += [_batchnorm_line(c.batchnorm, g) for g in groups] + [""]
+    s, b = c.spectra, c.barriers
     if len(s):
         lines += [
             "Every spectrum with the loss at its point (mean over seeds; same examples as the "
@@ -202,7 +207,6 @@ def control_sections(data: dict[str, pd.DataFrame], groups: list[str]) -> list[s
                 f"{_g(r['log_volume'].mean())} |"
             )
         lines.append("")
-    b = barriers(data)
     if len(b):
         lines += [
             "Test-error barriers per level: mean over seeds [95% t interval]. Instability is "

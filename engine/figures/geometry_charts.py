@@ -94,9 +94,9 @@ def path_parts(path: str) -> tuple[int | None, str]:
         return None, path
     if b[2] == "solution" and a[0] == b[0]:
         if a[2] == "projected_prev" and start == end:
-            return end, "Pr_L(min_(L−1)) → min_L"
+            return end, palette.FROM_PROJECTED
         if a[2] == "solution" and start == end - 1:
-            return end, "min_(L−1) → min_L"
+            return end, palette.FROM_PREVIOUS
     return end, path
 
 

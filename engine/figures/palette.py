@@ -52,12 +52,13 @@ TRAJECTORIES: dict[str, str] = {"level L": BLUE, "level L−1 projected on m_L":
 TRAJECTORY_NAMES = dict(zip(("level L", "level L-1 projected"), TRAJECTORIES, strict=True))
 
 # Interpolation paths ending at min_L, by where they start.
-PATHS: dict[str, str] = {"Pr_L(min_(L−1)) → min_L": ORANGE, "min_(L−1) → min_L": RED}
+FROM_PROJECTED, FROM_PREVIOUS = "Pr_L(min_(L−1)) → min_L", "min_(L−1) → min_L"
+PATHS: dict[str, str] = {FROM_PROJECTED: ORANGE, FROM_PREVIOUS: RED}
 
 # The controls (engine.claim_controls, engine.analysis.instability): the loss-matched point of
 # level L's trajectory, and the path between the two copies of a level.
-LOSS_MATCHED = "loss-matched point of level L"
-CONTROLS: dict[str, str] = {LOSS_MATCHED: "#bcbd22", "min_L ↔ copy B (instability)": "#393b79"}
+LOSS_MATCHED, INSTABILITY = "loss-matched point of level L", "min_L ↔ copy B (instability)"
+CONTROLS: dict[str, str] = {LOSS_MATCHED: "#bcbd22", INSTABILITY: "#393b79"}
 
 SERIES: dict[str, str] = {
     **METHODS, **POINTS, **DISTANCES, **TRAJECTORIES, **PATHS, **CONTROLS

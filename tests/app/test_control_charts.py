@@ -42,18 +42,18 @@ DATA = {
 
 def test_the_barriers_of_a_level_are_its_two_paths_and_its_instability():
     b = CC.barriers(DATA)
-    assert sorted(set(b["path"])) == sorted([CC.INSTABILITY, *CC._PATH_NAMES.values()])
+    assert sorted(set(b["path"])) == sorted([palette.INSTABILITY, *palette.PATHS])
     assert 9.0 not in set(b["barrier_test_error"])
     successive = b[b["path"] == "min_(L−1) → min_L"]
     assert set(successive["level"]) == {2} and len(successive) == 3
 
 
 def test_the_barrier_table_states_a_t_interval_over_seeds():
-    text = "\n".join(CC.control_sections(DATA, ["g"]))
+    text = "\n".join(CC.control_sections(CC.controls(DATA), ["g"]))
     ci = stats.ttest_1samp([0.1, 0.3, 0.2], 0).confidence_interval(0.95)
     assert f"| g | 2 | min_(L−1) → min_L | 3 | 0.2 [{ci.low:.3g}, {ci.high:.3g}] |" in text
     assert "| g | 2 | Pr_L(min_(L−1)) → min_L | 1 | 0.5 (1 seed) |" in text
-    figures = CC.control_figures(DATA)
+    figures = CC.control_figures(CC.controls(DATA))
     assert set(figures) == {"instability", "barriers-levels"}  # no spectra here
 
 
@@ -70,7 +70,7 @@ def test_only_matched_points_join_the_spectra_with_their_losses():
     )  # fmt: skip
     s = CC.spectra_with_losses({"volume": volume, "loss_matched": matched})
     assert list(s["weights"]) == [palette.SOLUTION, palette.PROJECTED, palette.LOSS_MATCHED]
-    figures = CC.control_figures({"volume": volume, "loss_matched": matched})
+    figures = CC.control_figures(CC.controls({"volume": volume, "loss_matched": matched}))
     name, (title, table, _) = next(iter(figures.items()))
     assert name == "fig5-volume-vs-loss" and "top-5" in title and len(table) == 3
 
@@ -92,5 +92,5 @@ def test_only_matched_points_join_the_spectra_with_their_losses():
 )
 def test_the_report_says_how_batchnorm_was_treated(rows, words):
     bn = pd.DataFrame([{"group": "g", **r} for r in rows])
-    text = "\n".join(CC.control_sections({"batchnorm": bn}, ["g"]))
+    text = "\n".join(CC.control_sections(CC.controls({"batchnorm": bn}), ["g"]))
     assert words in text
