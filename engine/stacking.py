@@ -50,11 +50,10 @@ def log_line(trainings: Sequence[Training], stacked: bool, reason: str) -> str:
 
 
 def decide(ctx: Context, model: nn.Module, n: int) -> tuple[bool, str]:
-    """Whether `n` trainings of the run stack under its `train.stack`, and why."""
+    """Whether `n` trainings of the run stack under its `train.stack` (auto or on: under off
+    `schedule` asks nothing), and why."""
     train = ctx.spec.train
     setting = train.stack
-    if setting == "off":
-        return False, "train.stack=off"
     if setting == "auto" and not should_batch(n, ctx.device.type, batch_flops(ctx)):
         return False, (
             f"train.stack=auto: stacking {n} trainings of {ctx.spec.model.name} on "
@@ -102,6 +101,9 @@ def schedule(
     if any(t.branch == IMP for t in trainings):
         raise ValueError("IMP's levels depend on one another and never stack; pass baselines")
     pending = [t for t in trainings if not ctx.level(t.level, t.branch).done]
+    alone = [Group((t,), False) for t in pending]  # the plan's order
+    if ctx.spec.train.stack == "off":  # nothing to decide, no resume point to read
+        return alone, []
     candidates: list[list[Training]] = []
     for round_ in rounds(pending):
         by_start: dict[tuple[int, bool], list[Training]] = {}
@@ -114,8 +116,6 @@ def schedule(
     for members in candidates:
         stacked, reason = decide(ctx, model, len(members)) if len(members) > 1 else (False, "")
         groups.append(Group(tuple(members), stacked))
-        if len(members) > 1 and ctx.spec.train.stack != "off":
+        if len(members) > 1:
             notes.append(log_line(members, stacked, reason))
-    if not any(g.stacked for g in groups):  # keep the plan's order
-        groups = [Group((t,), False) for t in pending]
-    return groups, notes
+    return (groups if any(g.stacked for g in groups) else alone), notes

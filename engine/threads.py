@@ -117,16 +117,19 @@ def usable_cores() -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def forward_flops(model: str, batch: int) -> float:
-    """FLOPs of `model`'s forward pass on `batch` images of `PROBE_SHAPE`, counted by torch's
-    FlopCounterMode on the meta device (no memory, no compute; milliseconds)."""
+def forward_flops(
+    model: str, batch: int, shape: tuple[int, ...] = PROBE_SHAPE, classes: int = 10
+) -> float:
+    """FLOPs of `model`'s forward pass on `batch` inputs of `shape` (`PROBE_SHAPE` where the
+    thread policy needs only a size class), counted by torch's FlopCounterMode on the meta
+    device (no memory, no compute; milliseconds)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from engine.models import build_model
 
     with torch.device("meta"):
-        net = build_model(model, PROBE_SHAPE, 10).eval()
-        x = torch.empty(batch, *PROBE_SHAPE)
+        net = build_model(model, shape, classes).eval()
+        x = torch.empty(batch, *shape)
     with FlopCounterMode(display=False) as counter:
         net(x)
     return float(counter.get_total_flops())

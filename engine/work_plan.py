@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
+from engine import threads
 from engine.baselines import Training
 from engine.config import RunSpec
 from engine.plan import plan
@@ -73,14 +71,9 @@ def data_shape(name: str) -> tuple[tuple[int, int, int], int, int, int]:
 
 
 def forward_flops(spec: RunSpec) -> float:
-    """FLOPs of one example's forward pass through the spec's model."""
-    from engine.models import build_model
-
+    """FLOPs of one example's forward pass through the spec's model, on its data's shape."""
     shape, classes, _, _ = data_shape(spec.data.name)
-    model = build_model(spec.model.name, shape, classes).eval()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, *shape))
-    return float(counter.get_total_flops())
+    return threads.forward_flops(spec.model.name, 1, tuple(shape), classes)
 
 
 def _trainings(spec: RunSpec) -> tuple[int, int, float]:
