@@ -6,20 +6,18 @@ new baseline is one file and cannot be left out of the spec's choices, the Launc
 from __future__ import annotations
 
 from engine.baselines.base import IMP, IMP_LABEL, Baseline, Training
-from engine.plugins import import_submodules
+from engine.plugins import import_submodules, lookup, registrar
 
 BASELINES: dict[str, type[Baseline]] = {}
 
 
 def register(cls: type[Baseline]) -> type[Baseline]:
-    """Class decorator: add a baseline under its `name`."""
+    """Class decorator: add a baseline under its `name` (which, with `label` and `help`, it
+    must set: the spec, the Launch form and the claims show them)."""
     missing = [a for a in ("name", "label", "help") if not getattr(cls, a, "")]
     if missing:
         raise ValueError(f"baseline {cls.__name__} sets no {', '.join(missing)}")
-    if cls.name in BASELINES:
-        raise ValueError(f"baseline {cls.name!r} is registered twice")
-    BASELINES[cls.name] = cls
-    return cls
+    return registrar(BASELINES, "baseline", cls.name)(cls)
 
 
 def baseline_names() -> list[str]:
@@ -34,9 +32,7 @@ def method_labels() -> dict[str, str]:
 
 def get(name: str) -> Baseline:
     """The baseline registered as `name`."""
-    if name not in BASELINES:
-        raise KeyError(f"no baseline {name!r}; registered: {', '.join(BASELINES)}")
-    return BASELINES[name]()
+    return lookup(BASELINES, "baseline", name)()
 
 
 __all__ = ["Baseline", "Training", "baseline_names", "get", "method_labels", "register"]

@@ -67,7 +67,7 @@ def test_every_module_of_the_package_registers_its_baseline():
 def test_a_baseline_is_registered_once(twin):
     with pytest.raises(ValueError, match="'twin' is registered twice"):
         register(twin)
-    with pytest.raises(KeyError, match="no baseline 'nope'"):
+    with pytest.raises(ValueError, match=r"unknown baseline 'nope'; choose one of: .*ft"):
         get("nope")
     unnamed = type("Unnamed", (Twin,), {"name": "unnamed", "label": ""})
     with pytest.raises(ValueError, match=r"^baseline Unnamed sets no label$"):
