@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config import SpecError
-from engine.settings_loader import TOP_LEVEL, config_layer, construct, load_section, read_values
+from engine.settings_loader import (
+    TOP_LEVEL,
+    config_layer,
+    construct,
+    load_section,
+    read_config,
+    read_values,
+)
 from engine.users import load_users, verify
 
 TOKEN_ENV = "IMP_LAB_TOKEN"
@@ -106,8 +113,10 @@ _LIMIT_ENV = {f.name: f"IMP_LAB_{f.name.upper()}" for f in dataclasses.fields(Li
 
 def load_settings() -> Settings:
     """The environment, then the config file, then the defaults (`engine.settings_loader`)."""
-    limits = load_section(Limits, "limits", _LIMIT_ENV)
-    values, sources = read_values(Settings, _ENV, [config_layer(None)], TOP_LEVEL, {"users": str})
+    config = read_config()  # once, for both layers
+    limits = load_section(Limits, "limits", _LIMIT_ENV, config=config)
+    top = [config_layer(None, config)]
+    values, sources = read_values(Settings, _ENV, top, TOP_LEVEL, {"users": str})
     users = load_users(values.pop("users")) if "users" in values else {}
     token = os.environ.get(TOKEN_ENV) or None
     return construct(Settings, values | {"token": token, "limits": limits, "users": users}, sources)

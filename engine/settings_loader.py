@@ -74,7 +74,10 @@ def read_toml(path: Path, field: str) -> dict[str, Any]:
         raise SpecError(field, f"{path} is not valid TOML: {e}") from None
 
 
-def read_config() -> tuple[dict[str, Any], Path | None]:
+Config = tuple[dict[str, Any], Path | None]  # read_config's answer: content, path
+
+
+def read_config() -> Config:
     """The config file's content (empty without one) and its path; an unknown top-level key
     or a group that is not a table is refused here, so it is never silently ignored."""
     path = config_path()
@@ -90,9 +93,10 @@ def read_config() -> tuple[dict[str, Any], Path | None]:
     return data, path
 
 
-def config_layer(table: str | None) -> Layer:
-    """The config file's top level (`table` None) or one of its `TABLES`."""
-    data, path = read_config()
+def config_layer(table: str | None, config: Config | None = None) -> Layer:
+    """The config file's top level (`table` None) or one of its `TABLES`, from `config` (a
+    `read_config()` a caller reading several layers made once) or the file read now."""
+    data, path = config or read_config()
     if table is None:
         return Layer({k: v for k, v in data.items() if k in TOP_LEVEL}, "", path)
     return Layer(data.get(table, {}), f"{table}.", path)
@@ -183,11 +187,14 @@ def load_section(
     table: str,
     env: Mapping[str, str],
     below: list[Layer] | None = None,
+    config: Config | None = None,
     **overrides: Any,
 ) -> T:
-    """`cls` from the environment, the config file's `[table]`, the layers `below`, its
-    defaults; then the `overrides` that are not None (command-line flags)."""
-    values, sources = read_values(cls, env, [config_layer(table), *(below or [])])
+    """`cls` from the environment, the config file's `[table]` (of `config`, else the file
+    read now), the layers `below`, its defaults; then the `overrides` that are not None
+    (command-line flags)."""
+    layers = [config_layer(table, config), *(below or [])]
+    values, sources = read_values(cls, env, layers)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return construct(
         cls,
