@@ -10,7 +10,7 @@ most recently computed result is the one shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -51,14 +51,26 @@ def _order(rec: dict) -> tuple:
     )
 
 
+def ident(rec: dict, *keys: str) -> dict[str, Any]:
+    """A stored record's row identity: its run, then its unit's `keys` (branch, level, point,
+    path: what names the unit in the tables)."""
+    return {"run_id": rec["run_id"], **{k: rec["unit"][k] for k in keys}}
+
+
 def point_row(rec: dict) -> dict[str, Any]:
-    u = rec["unit"]
-    return {
-        "run_id": rec["run_id"],
-        "branch": u["branch"],
-        "level": u["level"],
-        "point": u["point"],
-    }
+    """The identity of a unit at one point: its run, branch, level and point."""
+    return ident(rec, "branch", "level", "point")
+
+
+def each_row(*keys: str) -> Callable[[dict], list[dict]]:
+    """A table's rows for an analysis whose result holds `rows` (one per step along a path or
+    trajectory): each with the record's identity (`ident` of `keys`) in front."""
+
+    def rows(rec: dict) -> list[dict]:
+        base = ident(rec, *keys)
+        return [base | row for row in rec["result"]["rows"]]
+
+    return rows
 
 
 def columns(name: str) -> list[str]:

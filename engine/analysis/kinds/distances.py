@@ -8,6 +8,7 @@ import pandas as pd
 
 from engine.analysis.options import BRANCHES, LEVELS, Option, boolean, choice
 from engine.analysis.registry import Analysis, Table, register
+from engine.analysis.tables import each_row
 from engine.analysis.units import Unit, whole_level
 
 if TYPE_CHECKING:
@@ -41,12 +42,6 @@ def compute(ctx: Context, unit: Unit) -> dict:
     return {"rows": geometry.distances(start.state, targets, names)}
 
 
-def rows(rec: dict) -> list[dict]:
-    u = rec["unit"]
-    base = {"run_id": rec["run_id"], "branch": u["branch"], "level": u["level"]}
-    return [base | row for row in rec["result"]["rows"]]
-
-
 def summary(request: dict, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The chosen norm's distances, one column per target."""
     df = frames["distances"]
@@ -70,7 +65,7 @@ register(
         tables=(
             Table(
                 "distances",
-                rows,
+                each_row("branch", "level"),
                 ("run_id", "branch", "level", "norm", "normalised", "to", "distance"),
             ),
         ),

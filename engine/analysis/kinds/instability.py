@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from engine.analysis.options import BN_RESET, LEVELS, N, Option, integer
 from engine.analysis.registry import Analysis, Table, register
-from engine.analysis.tables import PATH_ROW
+from engine.analysis.tables import PATH_ROW, each_row, ident
 from engine.analysis.units import Unit, whole_level
 
 if TYPE_CHECKING:
@@ -32,15 +32,10 @@ def compute(ctx: Context, unit: Unit) -> dict:
 def barrier(rec: dict) -> list[dict]:
     r = rec["result"]
     return [
-        {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
+        ident(rec, "level")
         | {k: r[k] for k in BARRIERS}
         | {"copy_seed": r["copies"]["b"]["data_order_seed"]}
     ]
-
-
-def path(rec: dict) -> list[dict]:
-    base = {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
-    return [base | row for row in rec["result"]["rows"]]
 
 
 register(
@@ -54,7 +49,7 @@ register(
         compute=compute,
         tables=(
             Table("instability", barrier, ("run_id", "level", *BARRIERS, "copy_seed")),
-            Table("instability_path", path, ("run_id", "level", "alpha", *PATH_ROW)),
+            Table("instability_path", each_row("level"), ("run_id", "level", "alpha", *PATH_ROW)),
         ),
         headline=lambda r: r["barrier_test_error"],
         needs=("start", "solution"),

@@ -9,7 +9,7 @@ from engine.analysis.options import BN_RESET, BRANCHES, LEVELS, N, Option, as_li
 from engine.analysis.points import Point, exists
 from engine.analysis.registry import Analysis, Table, register
 from engine.analysis.requests import select_levels
-from engine.analysis.tables import PATH_ROW
+from engine.analysis.tables import PATH_ROW, each_row, ident
 from engine.analysis.units import Unit
 from engine.config import SpecError
 from engine.store import Store
@@ -92,14 +92,9 @@ def compute(ctx: Context, unit: Unit) -> dict:
     return {"rows": rows, **geometry.barrier(rows)}
 
 
-def along(rec: dict) -> list[dict]:
-    base = {"run_id": rec["run_id"], "path": rec["unit"]["path"]}
-    return [base | row for row in rec["result"]["rows"]]
-
-
 def barrier(rec: dict) -> list[dict]:
     r = rec["result"]
-    return [{"run_id": rec["run_id"], "path": rec["unit"]["path"]} | {k: r[k] for k in BARRIERS}]
+    return [ident(rec, "path") | {k: r[k] for k in BARRIERS}]
 
 
 register(
@@ -111,7 +106,7 @@ register(
         plan=plan,
         compute=compute,
         tables=(
-            Table("interpolation", along, ("run_id", "path", "alpha", *PATH_ROW)),
+            Table("interpolation", each_row("path"), ("run_id", "path", "alpha", *PATH_ROW)),
             Table("barrier", barrier, ("run_id", "path", *BARRIERS)),
         ),
         headline=lambda r: r["barrier_train_loss"],

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from engine.analysis.options import BATCHNORM, HESSIAN_DATA, LEVELS, TOP_K
 from engine.analysis.points import Point, trajectory_points
 from engine.analysis.registry import Analysis, Table, register
+from engine.analysis.tables import ident
 from engine.analysis.units import Unit, each_level
 from engine.bounds import TOP_K_BOUNDS
 from engine.store import Store
@@ -37,7 +38,7 @@ def control(rec: dict) -> list[dict]:
     """One row per level: the target loss, where on the trajectory it was matched (NaN and a
     reason where it was not), and the volume there."""
     r, nan = rec["result"], math.nan
-    row = {"run_id": rec["run_id"], "level": rec["unit"]["level"], "matched": r["matched"]}
+    row = ident(rec, "level") | {"matched": r["matched"]}
     row |= {"target_loss": r["target"]["loss"], "reason": r.get("reason", "")}
     if not r["matched"]:
         return [row | dict.fromkeys(["loss", "alpha", "epoch", "k", "log_volume"], nan)]
@@ -52,7 +53,7 @@ def control(rec: dict) -> list[dict]:
 
 
 def spectra(rec: dict) -> list[dict]:
-    base = {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
+    base = ident(rec, "level")
     values = rec["result"].get("eigenvalues", [])
     return [base | {"rank": i + 1, "eigenvalue": v} for i, v in enumerate(values)]
 

@@ -11,11 +11,14 @@ import pandas as pd
 from engine.analysis.options import BATCHNORM, EVAL_SET, HESSIAN_DATA, LEVELS
 from engine.analysis.points import Point, exists, trajectory_points
 from engine.analysis.registry import Analysis, Table, register
+from engine.analysis.tables import each_row
 from engine.analysis.units import Unit, each_level
 from engine.store import Store
 
 if TYPE_CHECKING:
     from engine.analysis.context import Context
+
+COLUMNS = ("run_id", "level", "epoch", "series", "train_loss")
 
 
 def unit(store: Store, request: Mapping[str, Any], opts: dict, branch: str, level: int) -> Unit:
@@ -50,11 +53,6 @@ def compute(ctx: Context, unit: Unit) -> dict:
     return {"rows": rows, "data": record}
 
 
-def rows(rec: dict) -> list[dict]:
-    base = {"run_id": rec["run_id"], "level": rec["unit"]["level"]}
-    return [base | row for row in rec["result"]["rows"]]
-
-
 def summary(request: dict, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per epoch, one column per series."""
     df = frames["trajectory"]
@@ -70,7 +68,7 @@ register(
         options=(LEVELS, *HESSIAN_DATA, EVAL_SET, *BATCHNORM),
         plan=each_level(unit),
         compute=compute,
-        tables=(Table("trajectory", rows, ("run_id", "level", "epoch", "series", "train_loss")),),
+        tables=(Table("trajectory", each_row("level"), COLUMNS),),
         headline=lambda r: r["rows"][-1]["train_loss"],
         version=2,  # BatchNorm recalibrated at projected points
         imp_only=True,
