@@ -197,13 +197,9 @@ def reproduce(
     except (Cancelled, Exception) as e:  # as the run job: the run list shows what happened
         store.touch(spec.run_id, status="cancelled" if isinstance(e, Cancelled) else "failed")
         raise
-    from engine.bounds import check_analysis
-
     summaries = []
     requests = analysis_requests(store, spec.run_id, p["k"], p["subset"])
-    requests = [_analyses().normalize_request(store, r) for r in requests]
-    for request in requests:  # all checked before any is computed
-        check_analysis(store, request, registry.get(request["what"]).bounds)
+    requests = [_analyses().checked_request(store, r) for r in requests]  # all before any runs
     for request in requests:
         summary = _analyses().execute(store, request, device, _Prefixed(reporter, "analysis"))
         summaries.append({k: summary[k] for k in ("what", "units", "computed", "cached")})

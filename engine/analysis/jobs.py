@@ -25,6 +25,18 @@ from engine.store import Store
 from engine.train import Cancelled, NullReporter, Reporter
 
 
+def checked_request(store: Store, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """`payload` normalised (`normalize_request`) and held to its analysis's solver bounds
+    (`engine.bounds`: k within the dimension, vectors within memory): what the CLI, the job
+    queue and `reproduce` accept before anything is queued or computed. SpecError names the
+    option and the fix."""
+    from engine.bounds import check_analysis  # torch: loaded when an analysis is asked for
+
+    request = normalize_request(store, payload)
+    check_analysis(store, request, registry.get(request["what"]).bounds)
+    return request
+
+
 def plan(store: Store, request: Mapping[str, Any]) -> tuple[list[Unit], list[str]]:
     """The units of a normalised request, and the points skipped because they cannot exist."""
     analysis = registry.get(request["what"])

@@ -104,7 +104,7 @@ def compute(ctx: Context, unit: Any) -> dict[str, Any]:
 
     alpha = match_alpha(loss_at, target, a.loss, b.loss)
     ctx.recalibrated = [p for p in ctx.recalibrated if p != "search"]
-    state, _ = measured(state_at(alpha), f"{a.point}->{b.point}@{alpha:.4f}")
+    state = ctx.batchnorm(state_at(alpha), o, True, f"{a.point}->{b.point}@{alpha:.4f}")
     iteration = a.iteration + alpha * (b.iteration - a.iteration)
     return out | {
         "matched": True,
@@ -112,5 +112,5 @@ def compute(ctx: Context, unit: Any) -> dict[str, Any]:
         "alpha": alpha,
         "iteration": iteration,
         "epoch": iteration / ctx.iters_per_epoch,
-        **spectrum_result(ctx, state, mask, o),
+        **spectrum_result(ctx, state, mask, o),  # with the loss there, measured once
     }

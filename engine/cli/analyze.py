@@ -16,7 +16,6 @@ from rich.table import Table
 
 from engine.analysis import jobs, registry, tables
 from engine.analysis.options import Option
-from engine.bounds import check_analysis
 from engine.cli.args import DEVICE, RUN, Arg, arg, command, flag, submit
 from engine.cli.display import console, make_progress
 from engine.settings import store_root
@@ -93,9 +92,7 @@ class AnalysisReporter:
 
 def main(args: argparse.Namespace) -> int:
     store = Store(args.store or store_root())
-    reqs = [jobs.normalize_request(store, r) for r in requests(args)]  # all checked up front
-    for r in reqs:
-        check_analysis(store, r, registry.get(r["what"]).bounds)
+    reqs = [jobs.checked_request(store, r) for r in requests(args)]  # all checked up front
     if args.submit:
         from engine.jobs.queue import JobQueue
 

@@ -54,7 +54,6 @@ register(
         headline=lambda r: r["barrier_test_error"],
         needs=("start", "solution"),
         imp_only=True,
-        trains=True,
         chart=True,
         order=100,
     )

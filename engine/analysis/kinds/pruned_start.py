@@ -12,6 +12,8 @@ from engine.analysis.units import Unit, at_points
 if TYPE_CHECKING:
     from engine.analysis.context import Context
 
+POINTS = ("projected_prev", "solution")  # what it reads of a level (no start: none trained)
+
 
 def compute(ctx: Context, unit: Unit) -> dict:
     from engine.analysis import geometry
@@ -30,7 +32,8 @@ register(
         help="Train/test loss and accuracy of Pr_L(min_(L−1)) (pruning before any "
         "retraining) next to the level's solution.",
         options=(BRANCHES, LEVELS, *BATCHNORM),
-        plan=at_points(("projected_prev", "solution")),
+        plan=at_points(POINTS),
+        needs=POINTS,
         compute=compute,
         tables=(
             Table(

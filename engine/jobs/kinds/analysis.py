@@ -22,11 +22,7 @@ def _analysis_jobs() -> ModuleType:
 
 
 def _prepare_analysis(store: Store, payload: dict[str, Any]) -> Prepared:
-    from engine.analysis.registry import get
-    from engine.bounds import check_analysis  # torch: loaded when an analysis is asked for
-
-    request = _analysis_jobs().normalize_request(store, payload)
-    check_analysis(store, request, get(request["what"]).bounds)
+    request = _analysis_jobs().checked_request(store, payload)
     return Prepared(request, request, request.get("run_id"))
 
 
