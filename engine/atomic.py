@@ -4,7 +4,8 @@ A write goes to a temporary file beside the target, is fsynced, then renamed: a 
 killed writer) never sees a half-written file, only the old one or the new. A writer killed
 before the rename leaves its temporary file, ``.<name>.<pid>-<host>.XXXXXXXX.tmp``; naming the
 writer's process and host lets `sweep_temp_files` tell a dead writer's leftovers from a live
-writer's file at start-up.
+writer's file at start-up. A folder built whole before one rename (a report, `temp_dir`) is
+named the same way and swept the same way.
 
 `digest` is the SHA-256 of a file, computed once per process per version of the file (keyed
 by path, size and mtime_ns); `write_bytes` records the digest of what it wrote, so vouching
@@ -18,6 +19,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -52,8 +54,7 @@ def digest(path: str | Path) -> str:
 def write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.{os.getpid()}-{_HOST}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_prefix(path.name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -64,6 +65,17 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _DIGESTS[_memo_key(path)] = hashlib.sha256(data).hexdigest()
+
+
+def _prefix(name: str) -> str:
+    return f".{name}.{os.getpid()}-{_HOST}."
+
+
+def temp_dir(parent: Path, name: str) -> Path:
+    """A fresh folder beside `parent / name` to build it in before renaming it into place,
+    named as `write_bytes` names a temporary file, so a killed builder's is swept too."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=_prefix(name), suffix=".tmp"))
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -107,24 +119,27 @@ def is_stray(path: Path, now: float | None = None, max_age_s: float = TEMP_MAX_A
 
 
 def stray_temp_files(root: str | Path, max_age_s: float = TEMP_MAX_AGE_S) -> list[Path]:
-    """Temporary files under `root` left by killed writes (see `is_stray`)."""
+    """Temporary files and folders (`temp_dir`) under `root` left by killed writes (see
+    `is_stray`); a stray folder is listed once, not what it holds."""
     now = time.time()
     out = []
-    for folder, _, names in os.walk(root):
-        out += [
+    for folder, dirs, names in os.walk(root):
+        found = [
             Path(folder, n)
-            for n in names
+            for n in (*dirs, *names)
             if n.endswith(".tmp") and is_stray(Path(folder, n), now, max_age_s)
         ]
+        dirs[:] = [d for d in dirs if Path(folder, d) not in found]  # not walked into
+        out += found
     return sorted(out)
 
 
 def sweep_temp_files(root: str | Path, max_age_s: float = TEMP_MAX_AGE_S) -> list[Path]:
-    """Remove the stray temporary files under `root`; return those removed."""
+    """Remove the stray temporary files and folders under `root`; return those removed."""
     removed = []
     for p in stray_temp_files(root, max_age_s):
         try:
-            p.unlink()
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
             removed.append(p)
         except FileNotFoundError:
             pass

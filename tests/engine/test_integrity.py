@@ -18,6 +18,7 @@ import pytest
 from engine import atomic
 from engine.analysis import jobs as analyses
 from engine.cli import main
+from engine.fsck import stray_findings
 from engine.imp import run_imp
 from engine.jobs.worker import run_worker
 from engine.results import metrics_table
@@ -209,6 +210,22 @@ def test_stray_temp_files_are_removed_unless_a_live_writer_may_own_them(tmp_path
     os.utime(live, (hour_ago, hour_ago))  # a writer silent for an hour is dead too
     assert run_worker(tmp_path / "store", device="cpu", max_jobs=0) == 0
     assert not live.exists() and keep.exists()
+
+
+def test_a_killed_builds_folder_is_swept_whole_and_a_live_ones_is_kept(tmp_path):
+    reports = tmp_path / "store" / "reports" / "abc"
+    live = atomic.temp_dir(reports, "report-1")  # this process is building it
+    atomic.write_text(live / "figure.svg", "<svg/>")
+    dead_pid = int(subprocess.check_output([sys.executable, "-c", "import os; print(os.getpid())"]))
+    dead = reports / live.name.replace(f".{os.getpid()}-", f".{dead_pid}-")
+    (dead / "claims").mkdir(parents=True)
+    (dead / "claims" / "C1-0.csv").write_text("level,mean\n")
+    finished = reports / "report-0"  # a published report: never a temporary
+    finished.mkdir()
+    assert atomic.stray_temp_files(tmp_path / "store") == [dead]  # once, not its files
+    assert [f.text.split(" ")[0] for f in stray_findings(tmp_path / "store")] == [str(dead)]
+    assert atomic.sweep_temp_files(tmp_path / "store") == [dead]
+    assert not dead.exists() and (live / "figure.svg").exists() and finished.exists()
 
 
 def test_atomic_writes_name_their_writer_and_record_the_digest(tmp_path):

@@ -10,9 +10,7 @@ for the same results returns the job (and the report) already there.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -83,8 +81,7 @@ def publish(store: Store, runs: list[str], built_from: str) -> report_store.Stor
     """Build beside the final folder, rename it into place, then drop the runs' older
     reports: a reader sees the previous report or the new one, never a part of one."""
     final = report_store.report_folder(store, runs, built_from)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}."))
+    tmp = atomic.temp_dir(final.parent, final.name)  # a killed build's is swept as stray
     try:
         stored = build(store, runs, built_from, tmp)
         if final.exists():  # the same inputs built again (its manifest was unreadable)
