@@ -14,6 +14,7 @@ import io
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,11 +272,25 @@ class Store:
         """Level 0's weights at the rewind point, checked against level 0's done.json."""
         return _load(self.level(run_id, 0).checked(self.rewind_path(run_id)))
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str) -> bool:
+        """Take the run out of the store: its folder is renamed out of ``runs/`` into the
+        trash (atomic: a crash leaves the whole run or none of it), then its index row goes.
+        Returns whether it had a folder; `empty_trash` removes the files for good."""
         path = self.run_path(run_id)
-        if path.is_dir():
-            shutil.rmtree(path)
+        files = path.is_dir()
+        if files:
+            trash = paths.trash(self.root)
+            trash.mkdir(exist_ok=True)
+            path.rename(trash / f"{run_id}.{time.time_ns()}")
         self.index.forget(run_id)
+        return files
+
+    def empty_trash(self) -> None:
+        """Remove what deleted runs left in the trash (an interrupted deletion's too): slow
+        for a large run, so done outside the queue's lock."""
+        trash = paths.trash(self.root)
+        for old in trash.iterdir() if trash.is_dir() else []:
+            shutil.rmtree(old, ignore_errors=True)
 
     # --- analyses -------------------------------------------------------------------------
     def analysis_path(self, run_id: str, kind: str, key: str) -> Path:

@@ -8,17 +8,15 @@ how to stop them. With `force` those jobs are cancelled first and the deletion w
 worker holds one, so no worker writes into the folder after it is gone. Queued jobs of the run
 are simply removed with it: nothing has started, nothing is lost. The check, the removal of
 the job rows and of the folder happen under the queue's write lock (nothing is submitted or
-claimed meanwhile), and the folder is first renamed out of ``runs/`` (atomic): a crash midway
-leaves the whole run or none of it.
+claimed meanwhile), and `Store.delete_run` first renames the folder out of ``runs/``
+(atomic): a crash midway leaves the whole run or none of it.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 
-from engine import paths
 from engine.jobs.queue import CLAIMED, Job, JobError, JobQueue
 from engine.store import StoreError, check_name
 
@@ -50,7 +48,6 @@ def delete_run(
     if force:
         wait_s = 2 * queue.settings.heartbeat_timeout if wait_s is None else wait_s
         _stop_jobs(queue, run_id, wait_s)
-    trash = paths.trash(queue.root) / f"{run_id}.{time.time_ns()}"
     with queue.table.transaction():
         jobs = jobs_of(queue, run_id)
         held = [j for j in jobs if j.status in CLAIMED]
@@ -60,18 +57,14 @@ def delete_run(
                 f"run {run_id} has running jobs: {names}; cancel them first, or force the "
                 "deletion (`python -m engine delete RUN --force` cancels them and waits)"
             )
-        folder = queue.store.run_path(run_id)
-        files = folder.is_dir()
-        if not jobs and not files and queue.store.index.raw_record(run_id) is None:
+        store = queue.store
+        known = store.run_path(run_id).is_dir() or store.index.raw_record(run_id) is not None
+        if not jobs and not known:
             raise StoreError(f"no run {run_id!r} in {queue.root} (see `python -m engine ls`)")
-        if files:
-            trash.parent.mkdir(exist_ok=True)
-            folder.rename(trash)
         for job in jobs:
             queue.table.delete(job.id)
-        queue.store.delete_run(run_id)  # the index row (the folder is in the trash)
-    for old in trash.parent.iterdir() if trash.parent.is_dir() else []:
-        shutil.rmtree(old, ignore_errors=True)  # also what an interrupted deletion left
+        files = store.delete_run(run_id)  # folder into the trash, index row gone
+    store.empty_trash()
     return Deleted(run_id, [j.id for j in jobs], files)
 
 
