@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.config import RunSpec, SpecError
 from engine.plan import plan
-from engine.reproduce import experiment_spec
+from engine.reproduce import payload_spec
 from engine.settings import LimitError, Limits
 
 
@@ -39,8 +39,7 @@ def check_request(
         check_run(limits, RunSpec.from_dict(payload), data_folder)
         return
     if kind == "reproduce":
-        spec = experiment_spec(payload["experiment"], payload["seed"], payload.get("smoke", False))
-        check_run(limits, spec, data_folder)
+        check_run(limits, payload_spec(payload), data_folder)
     limits.check("max_hessian_k", payload.get("k"), "Hessian top-k")
     limits.check("max_subset", payload.get("subset"), "the data subset size")
     if payload.get("eval_set") == "train" and limits.max_subset is not None:

@@ -98,6 +98,11 @@ def experiment_spec(name: str, seed: int, smoke: bool = False) -> RunSpec:
     return spec.replace(data=spec.data.replace(root=str(Path(data_root()).resolve())))
 
 
+def payload_spec(payload: dict[str, Any]) -> RunSpec:
+    """The run a reproduce job's payload (experiment, seed, smoke) trains."""
+    return experiment_spec(payload["experiment"], payload["seed"], payload.get("smoke", False))
+
+
 def run_ids(name: str, seeds: tuple[int, ...], smoke: bool = False) -> list[str]:
     return [experiment_spec(name, s, smoke).run_id for s in seeds]
 
@@ -189,7 +194,7 @@ def reproduce(
 
     reporter = reporter or NullReporter()
     p = normalize_payload(payload)
-    spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))
+    spec = payload_spec(p)
     t0 = time.perf_counter()
     ctx = open_run(spec, store, device, RunProgress(reporter, spec, store))
     try:
@@ -209,7 +214,7 @@ def reproduce(
 def is_reproduced(store: Store, payload: dict[str, Any]) -> bool:
     """Whether the run is finished and every analysis of it is stored."""
     p = normalize_payload(payload)
-    spec = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False))
+    spec = payload_spec(p)
     if not is_trained(store, spec):
         return False
     requests = analysis_requests(store, spec.run_id, p["k"], p["subset"])

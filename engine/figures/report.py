@@ -228,8 +228,8 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
     data = {name: gather(store, groups, read) for name, read in READERS.items()}
     at = baseline_levels(store, groups)
     claims = evaluate_claims(data, group_specs(store, groups))
-    figures, c = [], controls(data)
-    drawn = {**_figures(data, at), **control_figures(c)}
+    figures, ctl = [], controls(data)
+    drawn = {**_figures(data, at), **control_figures(ctl)}
     drawn |= claim_figures(claims, list(groups))
     for name, (title, table, chart) in drawn.items():
         files = {"csv": out / f"{name}.csv", "png": out / f"{name}.png", "svg": out / f"{name}.svg"}
@@ -242,7 +242,7 @@ def build_report(store: Store, run_ids: list[str], out_dir: str | Path) -> Repor
             atomic.write_text(out / "claims" / f"{c.id}-{i}.csv", to_csv(c.table))
             atomic.write_text(out / "claims" / f"{c.id}-{i}-levels.csv", to_csv(c.levels))
     report = Report(out, groups, figures, claims, out / "report.md")
-    report.sections = control_sections(c, list(groups))
+    report.sections = control_sections(ctl, list(groups))
     atomic.write_text(report.markdown, markdown(store, report))
     return report
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import paths, threads
+from engine.jobs.code import pythonpath
 from engine.jobs.queue import JobQueue
 
 
@@ -63,9 +64,8 @@ def ensure_embedded_worker(store_root: str | Path, device: str = "auto") -> Embe
         worker_id = f"embedded-{host}-{os.getpid()}-{time.time_ns() % 10**6}"
         log = paths.worker_log(root, worker_id)
         log.parent.mkdir(parents=True, exist_ok=True)
-        package_parent = str(Path(__file__).resolve().parents[2])
         env = threads.worker_env(os.environ)  # OpenMP reads its wait policy at import
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        env["PYTHONPATH"] = pythonpath(env)
         cmd = [sys.executable, "-m", "engine", "worker", "--store", str(root), "--device", device]
         cmd += ["--parent-pid", str(os.getpid()), "--worker-id", worker_id]
         with log.open("ab") as out:

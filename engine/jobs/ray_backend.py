@@ -40,6 +40,7 @@ from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 from engine import paths
 from engine.cluster import shared_store_path
 from engine.config import SpecError
+from engine.jobs.code import pythonpath
 from engine.jobs.heartbeat import beating
 from engine.jobs.queue import CLAIMED, KINDS, JobError, JobQueue, JobSettings
 from engine.jobs.triage import Ending
@@ -127,10 +128,8 @@ class Dispatch:
 
 def task_env() -> dict[str, str]:
     """What a task needs from the dispatcher's environment: this code and the lab settings."""
-    package_parent = str(Path(__file__).resolve().parents[2])  # holds engine/
-    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
     env = {k: v for k, v in os.environ.items() if k.startswith("IMP_LAB_")}
-    return env | config_env() | {"PYTHONPATH": path}
+    return env | config_env() | {"PYTHONPATH": pythonpath(os.environ)}
 
 
 def task_ending(e: RayError) -> Ending:

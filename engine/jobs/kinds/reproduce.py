@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from engine.jobs.records import Job, JobKind, Prepared, register_kind
-from engine.reproduce import experiment_spec, is_reproduced, normalize_payload, reproduce
+from engine.reproduce import is_reproduced, normalize_payload, payload_spec, reproduce
 from engine.store import Store
 
 
 def _prepare(store: Store, payload: dict[str, Any]) -> Prepared:
     p = normalize_payload(payload)
-    run_id = experiment_spec(p["experiment"], p["seed"], p.get("smoke", False)).run_id
+    run_id = payload_spec(p).run_id
     return Prepared(p, {"reproduce": p, "run_id": run_id}, run_id)
 
 
