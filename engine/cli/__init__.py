@@ -1,11 +1,10 @@
-"""Command-line entry point. Each command lives in its own module with `add_parser`; the
-flags every command shares (`--store`) are added here, once."""
+"""Command-line entry point. Each command lives in its own module with `add_parser`, declared
+through `engine.cli.args.command`, which adds the flags every command shares (`--store`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from engine.cli import (
     analyze,
@@ -30,31 +29,9 @@ COMMANDS = (run, inspect, worker, jobs, analyze, sweep, reproduce, report, fsck,
 USER_ERRORS = (SpecError, StoreError, DataNotFoundError)
 
 
-STORE_HELP = (
-    "Store folder (default $IMP_LAB_STORE, else `store` in imp-lab.toml, else ./store); on a "
-    "cluster, one that every node mounts at the same path."
-)
-
-
-def shared_flags() -> argparse.ArgumentParser:
-    """The flags of every command, as an argparse parent parser."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--store", default=None, help=STORE_HELP)
-    return parent
-
-
-class _Commands(argparse._SubParsersAction):
-    """The subcommands action: every command it adds gets `shared_flags`, so no command
-    module declares them (and none can forget them)."""
-
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        parents = [shared_flags(), *kwargs.pop("parents", [])]
-        return super().add_parser(name, parents=parents, **kwargs)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, action=_Commands)
+    sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_parser(sub)
     return parser

@@ -43,6 +43,20 @@ def submit(help: str) -> Arg:
     return flag("--submit", help=help)
 
 
+STORE_HELP = (
+    "Store folder (default $IMP_LAB_STORE, else `store` in imp-lab.toml, else ./store); on a "
+    "cluster, one that every node mounts at the same path."
+)
+
+
+def shared_flags() -> argparse.ArgumentParser:
+    """The flags of every command, as an argparse parent parser: `command` gives it to each,
+    so no command module declares them (and none can forget them)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--store", default=None, help=STORE_HELP)
+    return parent
+
+
 def command(
     sub: argparse._SubParsersAction,
     name: str,
@@ -53,8 +67,8 @@ def command(
 ) -> None:
     """Add subcommand `name` running `func`, with `args` in order (an `Arg`, or a function
     adding a group of them); `parser_options` go to `add_parser` (description,
-    formatter_class)."""
-    parser = sub.add_parser(name, help=help, **parser_options)
+    formatter_class); every command also gets `shared_flags`."""
+    parser = sub.add_parser(name, help=help, parents=[shared_flags()], **parser_options)
     for a in args:
         if isinstance(a, Arg):
             parser.add_argument(*a.names, **a.options)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.cli import STORE_HELP, build_parser, main
+from engine.cli import build_parser, main
+from engine.cli.args import STORE_HELP
 from engine.jobs.queue import JobQueue
 from engine.store import Store
 from tests.engine.conftest import tiny_spec
