@@ -71,7 +71,8 @@ class Analysis:
     - `headline`: one number per unit for progress lines; `version`: bump it when a change
       alters stored numbers (it enters every unit's cache key).
     - `first_look`: the options it is queued with once a launched run is trained (None: not
-      queued).
+      queued); `trains`: it trains networks, not only measures stored ones (so it is left
+      out of the first look, which holds every analysis that trains nothing).
     - `page`/`chart`: the app page that shows it, and whether that page draws its own chart
       (otherwise the page shows its table).
     - `order`: its place in lists (help, first look): cheapest first.
@@ -91,6 +92,7 @@ class Analysis:
     needs: tuple[str, ...] = THREE
     default_points: tuple[str, ...] = ("solution", "projected_prev")
     imp_only: bool = False
+    trains: bool = False
     first_look: Callable[[Any], dict[str, Any]] | None = None
     level_problem: Callable[[Store, str, str, int], str | None] | None = None
     select: Callable[[Store, Analysis, Mapping[str, Any], dict[str, Any]], None] | None = None

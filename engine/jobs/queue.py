@@ -336,12 +336,6 @@ class JobQueue:
             lambda job: _apply(job, triage(job, ending, self.settings.max_attempts), time.time()),
         )
 
-    def fail(
-        self, job_id: str, worker_id: str, error: str, traceback: str, retry: bool = True
-    ) -> Job | None:
-        """Record an error; queue the job again while `retry` and attempts remain."""
-        return self.settle(job_id, worker_id, Ending("error", error, traceback, retry))
-
     # --- worker liveness -------------------------------------------------------------------
     def worker_heartbeat(self, worker_id: str, **info: Any) -> None:
         """Record that a worker is alive (with its pid, device, current job...)."""

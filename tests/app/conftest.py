@@ -13,6 +13,7 @@ import pytest
 from engine.analysis import jobs as analyses
 from engine.imp import run_imp
 from engine.jobs.queue import JobQueue
+from engine.jobs.triage import Ending
 from engine.presets import preset
 from engine.store import Store
 
@@ -62,11 +63,12 @@ def jobs_store(demo_store, tmp_path_factory) -> Path:
     try:
         raise RuntimeError("out of memory while training level 1")
     except RuntimeError as e:
-        queue.fail(failed.id, "w1", str(e), traceback.format_exc(), retry=False)
+        queue.settle(failed.id, "w1", Ending("error", str(e), traceback.format_exc(), retry=False))
     run_id = short_demo().run_id
     broken = queue.submit("analysis", {"run_id": run_id, "what": "distances", "levels": "1"})
     queue.claim("w1")
-    queue.fail(broken.id, "w1", "ValueError: broken", "Traceback...", retry=False)
+    broke = Ending("error", "ValueError: broken", "Traceback...", retry=False)
+    queue.settle(broken.id, "w1", broke)
     running = queue.submit("run", short_demo().replace(seed=8).to_dict())
     queue.claim("w2")
     queue.progress(

@@ -53,6 +53,7 @@ register(
         ),
         headline=lambda r: r["barrier_test_error"],
         needs=("start", "solution"),
+        trains=True,
         imp_only=True,
         chart=True,
         order=100,

@@ -11,6 +11,7 @@ from engine.imp import run_imp
 from engine.jobs.follow_ups import adopt_analyse_after, first_look
 from engine.jobs.queue import ENV, JobQueue
 from engine.jobs.records import follow_up
+from engine.jobs.triage import Ending
 from engine.jobs.worker import run_worker
 from engine.presets import preset
 from engine.store import Store
@@ -85,7 +86,7 @@ def test_an_old_analyse_after_list_becomes_follow_ups_once(queue):
     failed = queue.submit("run", gone.to_dict())
     queue.claim("w", kinds=("run",))
     queue.claim("w", kinds=("run",))
-    queue.fail(failed.id, "w", "RuntimeError: x", "tb", retry=False)
+    queue.settle(failed.id, "w", Ending("error", "RuntimeError: x", "tb", retry=False))
     path = queue.root / "app" / "analyse_after.json"
     path.parent.mkdir()
     path.write_text(json.dumps([spec.run_id, gone.run_id]))

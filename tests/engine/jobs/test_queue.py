@@ -208,7 +208,8 @@ def test_run_job_with_impossible_rewind_fails_and_leaves_the_store_clean(queue):
 def test_a_retried_job_is_claimed_before_newer_ones(queue):
     first, second = (queue.submit("test_record", {"n": n}) for n in (1, 2))
     assert queue.claim("w1").id == first.id
-    queue.fail(first.id, "w1", "RuntimeError: flaky", "Traceback ...")  # 1 of 2 attempts
+    flaky = Ending("error", "RuntimeError: flaky", "Traceback ...")
+    queue.settle(first.id, "w1", flaky)  # 1 of 2 attempts
     assert queue.queued() == [(first.id, "test_record"), (second.id, "test_record")]
     assert (queue.claim("w2").id, queue.claim("w3").id) == (first.id, second.id)
 
