@@ -103,11 +103,19 @@ def log_axis(fmt: str = ".3~g", **kw) -> alt.Axis:
     return alt.Axis(format=fmt, values=LOG_TICKS, **kw)
 
 
-def y(column: str, log: bool = False, name: str | None = None, rate: bool = False, **kw) -> alt.Y:
+def y(
+    column: str,
+    log: bool = False,
+    name: str | None = None,
+    rate: bool = False,
+    of: str | None = None,
+    **kw,
+) -> alt.Y:
     """A quantitative y axis; its title never repeats "log" (the scale says so). `rate`
-    shows a column not named as one (`RATES`) as a percentage."""
+    shows a column not named as one (`RATES`) as a percentage; `of` formats it as that
+    quantity's (a summary column such as ``mean`` of ``test_acc``)."""
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
-    fmt = "~%" if rate else axis_format(column)
+    fmt = "~%" if rate else axis_format(of or column)
     axis = log_axis(fmt) if log else alt.Axis(format=fmt)
     return alt.Y(f"{column}:Q", title=name or title(column), scale=scale, axis=axis, **kw)
 

@@ -26,7 +26,6 @@ from engine.figures.chartkit import (
     facet_levels,
     legend,
     level_name,
-    log_axis,
     points_named,
     series_color,
     sparsity_by_level,
@@ -36,6 +35,7 @@ from engine.figures.chartkit import (
     with_method,
 )
 from engine.figures.chartkit import title as chart_title
+from engine.figures.chartkit import y as chart_y
 from engine.figures.claim_charts import claim_figures, figure_name
 from engine.figures.control_charts import control_figures, control_sections, controls
 from engine.figures.export import to_csv, to_png, to_svg
@@ -98,13 +98,11 @@ def band_chart(
 ) -> alt.Chart:
     """Mean line with points and a min–max band from an `aggregate` table, coloured by the
     palette's series (`color`); several groups are told apart by dash, with a legend."""
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     if log:
         df = df[df["low"] > 0]
     fmt = axis_format(x)
     enc_x = alt.X(f"{x}:Q", title=x_title or x, axis=alt.Axis(format=fmt, tickMinStep=1))
-    enc_y = log_axis(axis_format(value)) if log else alt.Axis(format=axis_format(value))
-    y_title = chart_title(value)
+    y_of = partial(chart_y, log=log, name=chart_title(value), of=value)
     dash = (
         {"strokeDash": alt.StrokeDash("group:N", title="experiment", legend=legend())}
         if df["group"].nunique() > 1
@@ -115,20 +113,10 @@ def band_chart(
     band = (
         alt.Chart()
         .mark_area(opacity=0.2)
-        .encode(enc_x, alt.Y("low:Q", title=y_title, scale=scale), alt.Y2("high:Q"), color, detail)
+        .encode(enc_x, y_of("low"), alt.Y2("high:Q"), color, detail)
     )
-    line = (
-        alt.Chart()
-        .mark_line(strokeWidth=1.8)
-        .encode(
-            enc_x, alt.Y("mean:Q", title=y_title, scale=scale, axis=enc_y), color, detail, **dash
-        )
-    )
-    points = (
-        alt.Chart()
-        .mark_circle(size=30)
-        .encode(enc_x, alt.Y("mean:Q", scale=scale), color, tooltip=tip)
-    )
+    line = alt.Chart().mark_line(strokeWidth=1.8).encode(enc_x, y_of("mean"), color, detail, **dash)
+    points = alt.Chart().mark_circle(size=30).encode(enc_x, y_of("mean"), color, tooltip=tip)
     chart = alt.layer(band, line, points, data=df)
     if facet:
         return facet_levels(chart, df, title)
