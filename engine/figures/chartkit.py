@@ -126,13 +126,26 @@ def x_value(column: str, name: str | None = None) -> alt.X:
     return alt.X(f"{column}:Q", title=name or title(column), scale=alt.Scale(zero=False), axis=axis)
 
 
+# At most one tick per whole number of the x scale's domain (ten at most). Vega-Lite drops a
+# `tickMinStep` of 1 on domains shorter than 5 (vega-lite#9034), so three epochs were
+# labelled "1 2 2 3 3"; a tick count of the span itself makes Vega's nice step exactly 1.
+# The expression names the scale "x": a single, layered or faceted view's (a concatenation
+# names its scales otherwise, and none of ours is one).
+WHOLE_TICKS = alt.ExprRef("max(1, min(10, span(domain('x'))))")
+
+
+def whole_axis(fmt: str = "~d", **kw) -> alt.Axis:
+    """An x axis of whole numbers (epochs, iterations, levels, ranks): no half ticks."""
+    return alt.Axis(format=fmt, tickCount=WHOLE_TICKS, **kw)
+
+
 def epoch_x(column: str = "epoch", name: str | None = None) -> alt.X:
     """Whole-number steps (epochs, iterations, levels, ranks): no half ticks when the range
     is short; wall time in seconds is continuous."""
     name = name or {"seconds": "wall time (s)"}.get(column, column)
     if column == "seconds":
         return alt.X(f"{column}:Q", title=name, axis=alt.Axis(format=".3~g"))
-    return alt.X(f"{column}:Q", title=name, axis=alt.Axis(tickMinStep=1, format="~d"))
+    return alt.X(f"{column}:Q", title=name, axis=whole_axis())
 
 
 def level_x() -> alt.X:
@@ -295,14 +308,22 @@ def method_color(df: pd.DataFrame) -> alt.Color:
     return series_color(df, "method", "method")
 
 
-def sparsity_color() -> alt.Color:
-    """Levels coloured by their sparsity (a gradient legend in percent)."""
-    return alt.Color(
-        "sparsity:Q",
-        title="sparsity",
-        scale=palette.SPARSITY,
-        legend=alt.Legend(format=".0%", type="gradient", orient="bottom", titleLimit=0),
+def sparsity_color(sparsity: pd.Series | None = None) -> alt.Color:
+    """Levels coloured by their sparsity: a gradient legend in percent over the palette's
+    fixed 0–100% (so a level has one colour on every chart), labelled at the sparsities in
+    `sparsity` (the levels drawn) rather than at round steps up to a 100% no level reaches;
+    labels that would overlap are dropped."""
+    ticks = {} if sparsity is None else {"values": sorted(set(sparsity.round(4).tolist()))}
+    legend = alt.Legend(
+        format=".0%",
+        type="gradient",
+        orient="bottom",
+        titleLimit=0,
+        labelOverlap="greedy",
+        labelSeparation=4,
+        **ticks,
     )
+    return alt.Color("sparsity:Q", title="sparsity", scale=palette.SPARSITY, legend=legend)
 
 
 def level_title(what: str, df: pd.DataFrame, level: int) -> str:

@@ -53,7 +53,7 @@ def level_curves(
         y(y_, log),
         tips(df, ["level", "sparsity", x, y_]),
         colour_points=False,
-        color=sparsity_color(),
+        color=sparsity_color(df["sparsity"]),
         detail=alt.Detail(["run_id:N", "level:O"]),
         **run_dash(df),
     ).properties(title=f"{title(y_)} per level")

@@ -11,7 +11,14 @@ import altair as alt
 import pandas as pd
 
 from engine.figures import palette
-from engine.figures.chartkit import legend, log_axis, points_named, series_color, typed
+from engine.figures.chartkit import (
+    epoch_x,
+    legend,
+    log_axis,
+    points_named,
+    series_color,
+    typed,
+)
 from engine.figures.geometry_charts import path_parts
 from engine.replicates import aggregate
 
@@ -115,7 +122,7 @@ def instability_chart(instability: pd.DataFrame) -> alt.Chart:
         alt.Chart(t)
         .mark_line(point=True)
         .encode(
-            alt.X("level:Q", title="level", axis=alt.Axis(format="d", tickMinStep=1)),
+            epoch_x("level"),
             alt.Y("barrier_test_error:Q", title="test-error barrier"),
             color,
             alt.Detail("run_id:N"),

@@ -31,6 +31,7 @@ from engine.figures.chartkit import (
     sparsity_by_level,
     sparsity_color,
     typed,
+    whole_axis,
     with_level_names,
     with_method,
 )
@@ -101,7 +102,7 @@ def band_chart(
     if log:
         df = df[df["low"] > 0]
     fmt = axis_format(x)
-    enc_x = alt.X(f"{x}:Q", title=x_title or x, axis=alt.Axis(format=fmt, tickMinStep=1))
+    enc_x = alt.X(f"{x}:Q", title=x_title or x, axis=whole_axis(fmt))
     y_of = partial(chart_y, log=log, name=chart_title(value), of=value)
     dash = (
         {"strokeDash": alt.StrokeDash("group:N", title="experiment", legend=legend())}
@@ -137,7 +138,8 @@ def _figures(
             t = t.assign(level=t["level"].astype(int))
             title = f"Fig. 1: {chart_title(y)} per IMP-WR level ({BAND})"
             detail = ("group:N", "level:O")
-            chart = band_chart(t, "epoch", sparsity_color(), title, y, log, detail=detail)
+            color = sparsity_color(t["sparsity"])
+            chart = band_chart(t, "epoch", color, title, y, log, detail=detail)
             out[f"fig1-{y}"] = (title, t, chart)
         for y, log in (("test_acc", False), ("train_loss", True)):
             base = pd.concat(

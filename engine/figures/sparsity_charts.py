@@ -8,6 +8,7 @@ import pandas as pd
 
 from engine.figures.chartkit import (
     columns,
+    epoch_x,
     legend,
     lines_with_points,
     run_dash,
@@ -47,7 +48,7 @@ def layer_sparsity(layers: pd.DataFrame) -> alt.Chart:
     colour = alt.Color("layer:N", title="layer", scale=alt.Scale(scheme="dark2"), legend=legend())
     return lines_with_points(
         frame,
-        alt.X("level:Q", title="level L", axis=alt.Axis(tickMinStep=1, format="d")),
+        epoch_x("level", "level L"),
         y("sparsity", name="sparsity of the layer"),
         tips(frame, ["level", "layer", "kept", "total", "sparsity"]),
         color=colour,

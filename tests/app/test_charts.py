@@ -259,3 +259,28 @@ def test_a_log_axis_draws_two_grid_lines_a_decade_not_nine():
     lines = max(g.count("<line") for g in grids)  # the y axis's (the x axis has fewer)
     assert 6 <= lines <= 2 * 5 + 1  # five decades on the niced domain, two lines each
     assert ">0.001</text>" in svg and ">0.003</text>" in svg  # still labelled at each line
+
+
+def _axis_labels(svg: str, axis: str) -> list[str]:
+    """The tick labels of the chart's `axis` ("X" or "Y") as drawn, in order."""
+    start = svg.index(f'aria-label="{axis}-axis')
+    after = [svg.find(f'aria-roledescription="{r}"', start + 1) for r in ("axis", "legend")]
+    end = min([i for i in after if i > 0] or [len(svg)])
+    return re.findall(r">([^<>]+)</text>", svg[start:end])[:-1]  # the last is the title
+
+
+@pytest.mark.parametrize("epochs", [2, 3, 4, 12])
+def test_a_short_recipes_epoch_axis_has_one_label_per_whole_epoch(epochs):
+    """Vega-Lite ignores tickMinStep on domains under 5 (vega-lite#9034): three epochs came
+    out as "1 2 2 3 3"."""
+    svg = export.to_svg(charts.level_curves(T.metrics(epochs=epochs), "train_loss"))
+    labels = _axis_labels(svg, "X")
+    assert len(labels) == len(set(labels)) and all(s.isdigit() for s in labels), labels
+    if epochs <= 10:
+        assert labels == [str(e) for e in range(1, epochs + 1)]
+
+
+def test_the_sparsity_legend_is_labelled_at_the_levels_sparsities():
+    svg = export.to_svg(charts.level_curves(T.metrics(levels=3), "train_loss"))
+    labels = re.findall(r">(\d+%)</text>", svg)
+    assert labels == ["0%", "20%", "36%", "49%"]  # 1 − 0.8^L, L = 0..3; no "100%"
