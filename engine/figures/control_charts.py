@@ -12,12 +12,18 @@ import pandas as pd
 
 from engine.figures import palette
 from engine.figures.chartkit import (
-    epoch_x,
+    columns,
     legend,
+    level_x,
+    lines_with_points,
     log_axis,
     points_named,
+    run_dash,
     series_color,
+    tips,
     typed,
+    with_runs,
+    y,
 )
 from engine.figures.geometry_charts import path_parts
 from engine.replicates import aggregate
@@ -106,8 +112,8 @@ def barrier_bars(t: pd.DataFrame, title: str) -> alt.Chart:
     offset = alt.XOffset("series:N")
     t = t.assign(series=t["path"].astype(str) + " · " + t["group"].astype(str))
     tip = [typed(t, c) for c in t.columns]
-    y = alt.Y("mean:Q", title="test-error barrier", axis=alt.Axis(format="%"))
-    bars = alt.Chart().mark_bar().encode(x, offset, y, color, tooltip=tip)
+    mean = alt.Y("mean:Q", title="test-error barrier", axis=alt.Axis(format="%"))
+    bars = alt.Chart().mark_bar().encode(x, offset, mean, color, tooltip=tip)
     rule = (
         alt.Chart().mark_rule(strokeWidth=1.5).encode(x, offset, alt.Y("low:Q"), alt.Y2("high:Q"))
     )
@@ -115,21 +121,20 @@ def barrier_bars(t: pd.DataFrame, title: str) -> alt.Chart:
 
 
 def instability_chart(instability: pd.DataFrame) -> alt.Chart:
-    """The app's view: each run's test-error barrier between its two copies, per level."""
-    t = instability.assign(path=palette.INSTABILITY)
-    color = palette.color("path", "path", [palette.INSTABILITY], legend=legend())
-    return (
-        alt.Chart(t)
-        .mark_line(point=True)
-        .encode(
-            epoch_x("level"),
-            alt.Y("barrier_test_error:Q", title="test-error barrier"),
-            color,
-            alt.Detail("run_id:N"),
-            tooltip=[f"{c}:N" for c in t.columns],
-        )
-        .properties(width=420, height=280, title="Instability: barrier between two copies")
-    )
+    """The app's view: each run's test-error barrier between its two copies, per level;
+    several runs told apart by dash, as every other chart of a level's paths."""
+    cols = ["run_id", "level", "barrier_test_error", "barrier_train_loss", "copy_seed"]
+    df = with_runs(columns(instability, [c for c in cols if c in instability.columns]))
+    df = df.assign(path=palette.INSTABILITY)
+    return lines_with_points(
+        df,
+        level_x(),
+        y("barrier_test_error"),
+        tips(df, cols[1:]),
+        color=palette.color("path", "path", [palette.INSTABILITY], legend=legend()),
+        detail=alt.Detail(["run_id:N"]),
+        **run_dash(df),
+    ).properties(title="Instability: test-error barrier between two copies of each level")
 
 
 def control_figures(c: Controls) -> dict[str, tuple[str, pd.DataFrame, alt.Chart]]:

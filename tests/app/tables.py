@@ -210,6 +210,22 @@ def barrier(run_id: str = "run-a") -> pd.DataFrame:
     )
 
 
+def instability(run_id: str = "run-a", levels: int = 3) -> pd.DataFrame:
+    """The instability table: each level's barrier between min_L and its second copy."""
+    return pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "level": level,
+                "barrier_test_error": 0.004 / (level + 1),
+                "barrier_train_loss": 0.01 / (level + 1),
+                "copy_seed": 7,
+            }
+            for level in range(levels + 1)
+        ]
+    )
+
+
 def landscape(run_id: str = "run-a", level: int = 2, n: int = 7) -> pd.DataFrame:
     grid = np.linspace(-1, 1, n)
     rows = [

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from app import downloads
-from engine.figures import charts, export, geometry_charts, palette, spectra_charts
+from engine.figures import charts, control_charts, export, geometry_charts, palette, spectra_charts
 from tests.app import tables as T
 
 
@@ -61,6 +61,7 @@ BUILDERS = {
     "pruned_start": lambda: geometry_charts.pruned_start_chart(T.pruned_start(), "test_acc"),
     "interpolation": lambda: geometry_charts.interpolation_chart(T.interpolation(), "train_loss"),
     "barrier": lambda: geometry_charts.barrier_chart(T.barrier()),
+    "instability": lambda: control_charts.instability_chart(T.instability()),
     "spectrum": lambda: spectra_charts.spectrum_chart(T.spectra(), 1),
     "spectrum_all": lambda: spectra_charts.spectrum_chart(T.spectra()),
     "density": lambda: spectra_charts.density_chart(T.density(), 2),
@@ -79,6 +80,7 @@ VALUE_COLUMN = {
     "pruned_start": "test_acc",
     "interpolation": "train_loss",
     "barrier": "barrier_test_error",
+    "instability": "barrier_test_error",
     "spectrum": "eigenvalue",
     "spectrum_all": "eigenvalue",
     "density": "density",
@@ -137,6 +139,17 @@ def test_several_runs_are_told_apart_by_dash_with_short_labels_one_run_is_not():
         "s0 #37baf3 · lenet_300_100 · mnist5k",
         "s1 #d4b2e0 · conv2 · mnist5k",
     }
+
+
+def test_two_runs_instability_is_told_apart_by_dash_in_percent():
+    one = _spec(control_charts.instability_chart(T.instability(RUN_A)))
+    assert not list(_walk(one, "strokeDash"))
+    both = control_charts.instability_chart(two_runs(T.instability))
+    dashes = list(_walk(_spec(both), "strokeDash"))
+    assert dashes and dashes[0]["field"] == "run"
+    svg = export.to_svg(both)
+    assert "s1 #d4b2e0 · conv2 · mnist5k" in svg
+    assert all(label.endswith("%") for label in _axis_labels(svg, "Y")), _axis_labels(svg, "Y")
 
 
 def test_baseline_curves_compare_every_method_at_the_chosen_level():
