@@ -84,7 +84,8 @@ def controls(data: dict[str, pd.DataFrame]) -> Controls:
 
 def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
     """Log-volume against the loss at the point, a line per point (series) through the
-    levels and per `by` (group or run)."""
+    levels and per `by` (group or run; several runs told apart by dash)."""
+    t = with_runs(t) if by == "run_id" else t
     color = series_color(t, "weights", "point")
     tip = [typed(t, c) for c in t.columns]
     base = alt.Chart(t).encode(
@@ -99,7 +100,7 @@ def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
         alt.Detail(f"{by}:N"),
         alt.Order("level:O"),
     )
-    line = base.mark_line(strokeWidth=1.2, opacity=0.6)
+    line = base.mark_line(strokeWidth=1.2, opacity=0.6).encode(**run_dash(t))
     dots = base.mark_circle(size=50).encode(tooltip=tip)
     return alt.layer(line, dots).properties(width=420, height=280)
 

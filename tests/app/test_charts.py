@@ -152,6 +152,19 @@ def test_two_runs_instability_is_told_apart_by_dash_in_percent():
     assert all(label.endswith("%") for label in _axis_labels(svg, "Y")), _axis_labels(svg, "Y")
 
 
+def test_two_runs_loss_matched_points_are_told_apart_by_dash():
+    def points(run_id: str) -> pd.DataFrame:
+        v = T.volume(run_id).assign(loss=0.01, weights="min_L (solution)")
+        return v[["run_id", "level", "weights", "loss", "log_volume", "k"]]
+
+    one = _spec(control_charts.volume_vs_loss(points(RUN_A), by="run_id"))
+    assert not list(_walk(one, "strokeDash"))
+    both = control_charts.volume_vs_loss(two_runs(points), by="run_id")
+    dashes = list(_walk(_spec(both), "strokeDash"))
+    assert dashes and dashes[0]["field"] == "run"
+    assert "s1 #d4b2e0 · conv2 · mnist5k" in export.to_svg(both)
+
+
 def test_baseline_curves_compare_every_method_at_the_chosen_level():
     chart = charts.baseline_curves(T.metrics(levels=3), 3, "train_loss")
     assert set(chart.data["method"]) == {"IMP-WR", "one-shot", "FT", "RIPN", "RPN_1", "RPN_2"}
