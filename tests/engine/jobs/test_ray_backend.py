@@ -125,22 +125,25 @@ def test_cancel_failure_and_stopping_the_dispatcher(tmp_path, cli, monkeypatch):
     monkeypatch.setenv(ENV["max_attempts"], "2")
     store_dir = tmp_path / "store"
     queue, store = JobQueue(store_dir), Store(store_dir)
-    # batch size 1: an epoch takes seconds, so stopping inside it can only be ray.cancel's
+    # Conv-2 at batch size 1: an epoch of 4,000 steps takes far longer than a cancel takes
+    # to arrive, so stopping inside it can only be ray.cancel's (the training itself checks
+    # only at epoch ends). The cancel is sent as soon as it trains: LeNet's 3 s epoch once
+    # ended while the crash was still being retried on a loaded machine.
     cancelled = queue.submit("run", slow_run(seed=0))
     crash = queue.submit("test_crash", {"n": 7})
     dispatcher = cli("ray-dispatch", "--store", str(store_dir))
     steps = lambda job: queue.get(job.id).progress.get("step", 0) > 0  # noqa: E731
 
     wait_for(lambda: steps(cancelled), 120, "training steps")
-    wait_for(lambda: queue.get(crash.id).status == "failed", 60, "the crash to be reported")
-    failed = queue.get(crash.id)  # retried by the queue, then failed: both attempts used
-    assert failed.attempts == 2 and failed.error == "RuntimeError: boom 7"
-    assert failed.worker.startswith("ray-") and "boom 7" in failed.traceback
-
     assert queue.cancel(cancelled.id).status == "cancelling"
     wait_for(lambda: queue.get(cancelled.id).status == "cancelled", 30, "the cancel")
     assert store.level(cancelled.run_id, 0).read_metrics() == []  # stopped inside epoch 1
     assert "stopped: cancelled" in queue.log_file(cancelled).read_text()
+
+    wait_for(lambda: queue.get(crash.id).status == "failed", 60, "the crash to be reported")
+    failed = queue.get(crash.id)  # retried by the queue, then failed: both attempts used
+    assert failed.attempts == 2 and failed.error == "RuntimeError: boom 7"
+    assert failed.worker.startswith("ray-") and "boom 7" in failed.traceback
 
     stopped = queue.submit("run", slow_run(seed=1))  # picked up by the running dispatcher
     wait_for(lambda: steps(stopped), 120, "the second run to train")
@@ -163,5 +166,6 @@ def test_a_node_without_the_store_refuses_the_task(tmp_path):
 def slow_run(seed: int) -> dict:
     d = preset("demo").to_dict()
     d["train"]["batch_size"], d["prune"]["levels"], d["baselines"]["kinds"] = 1, 0, []
+    d["model"]["name"] = "conv2"
     d["seed"] = seed
     return d
