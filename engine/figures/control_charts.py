@@ -86,6 +86,7 @@ def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
     """Log-volume against the loss at the point, a line per point (series) through the
     levels and per `by` (group or run; several runs told apart by dash)."""
     t = with_runs(t) if by == "run_id" else t
+    dash = run_dash(t) if by == "run_id" else {}  # the report's groups are one line each
     color = series_color(t, "weights", "point")
     tip = [typed(t, c) for c in t.columns]
     base = alt.Chart(t).encode(
@@ -100,7 +101,7 @@ def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
         alt.Detail(f"{by}:N"),
         alt.Order("level:O"),
     )
-    line = base.mark_line(strokeWidth=1.2, opacity=0.6).encode(**run_dash(t))
+    line = base.mark_line(strokeWidth=1.2, opacity=0.6).encode(**dash)
     dots = base.mark_circle(size=50).encode(tooltip=tip)
     return alt.layer(line, dots).properties(width=420, height=280)
 

@@ -4,12 +4,15 @@ said about BatchNorm."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from scipy import stats
 
 from engine.figures import control_charts as CC
 from engine.figures import palette
+from engine.figures.export import to_svg
 
 
 def _barrier(path: str, seed: int, value: float) -> dict:
@@ -71,8 +74,11 @@ def test_only_matched_points_join_the_spectra_with_their_losses():
     s = CC.spectra_with_losses({"volume": volume, "loss_matched": matched})
     assert list(s["weights"]) == [palette.SOLUTION, palette.PROJECTED, palette.LOSS_MATCHED]
     figures = CC.control_figures(CC.controls({"volume": volume, "loss_matched": matched}))
-    name, (title, table, _) = next(iter(figures.items()))
+    name, (title, table, chart) = next(iter(figures.items()))
     assert name == "fig5-volume-vs-loss" and "top-5" in title and len(table) == 3
+    legends = re.findall(r'aria-roledescription="legend"[^>]*aria-label="([^"]*)"', to_svg(chart))
+    legends += re.findall(r'aria-label="([^"]*)"[^>]*aria-roledescription="legend"', to_svg(chart))
+    assert legends and not any("run" in text for text in legends), legends  # one line per group
 
 
 @pytest.mark.parametrize(
