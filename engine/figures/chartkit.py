@@ -126,12 +126,14 @@ def x_value(column: str, name: str | None = None) -> alt.X:
     return alt.X(f"{column}:Q", title=name or title(column), scale=alt.Scale(zero=False), axis=axis)
 
 
-# At most one tick per whole number of the x scale's domain (ten at most). Vega-Lite drops a
-# `tickMinStep` of 1 on domains shorter than 5 (vega-lite#9034), so three epochs were
-# labelled "1 2 2 3 3"; a tick count of the span itself makes Vega's nice step exactly 1.
-# The expression names the scale "x": a single, layered or faceted view's (a concatenation
-# names its scales otherwise, and none of ours is one).
-WHOLE_TICKS = alt.ExprRef("max(1, min(10, span(domain('x'))))")
+# At most one tick per whole number of the x scale's domain. Vega-Lite drops a `tickMinStep`
+# of 1 on domains shorter than 5 (vega-lite#9034), so three epochs were labelled
+# "1 2 2 3 3"; there a tick count of the span itself makes Vega's nice step exactly 1. On a
+# longer domain about 7 ticks (a nice step of at least 1 from a span of 5 on) keep a
+# faceted panel's labels apart ("90100" at 10). The expression names the scale "x": a
+# single, layered or faceted view's (a concatenation names its scales otherwise, and none of
+# ours is one).
+WHOLE_TICKS = alt.ExprRef("span(domain('x')) < 5 ? max(1, span(domain('x'))) : 7")
 
 
 def whole_axis(fmt: str = "~d", **kw) -> alt.Axis:
