@@ -66,6 +66,11 @@ def run_job_on_node(store_root: str, job_id: str, token: str, device: str) -> di
     `token` names this dispatch; a retry of the task (its worker died) takes the job over
     from the dead attempt, whose worker id starts with the same token.
     """
+    # ray.cancel interrupts a task with SIGINT. A dispatcher started in the background
+    # (`cmd &`, nohup) starts Ray with SIGINT ignored, its workers inherit that, and Python
+    # then raises no KeyboardInterrupt: the job would run on to its next epoch end.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     root = Path(store_root)
     if not paths.jobs(root).is_dir():
         raise StoreError(
