@@ -13,7 +13,6 @@ import pandas as pd
 from engine.figures import palette
 from engine.figures.chartkit import (
     columns,
-    legend,
     level_x,
     lines_with_points,
     log_axis,
@@ -85,8 +84,10 @@ def controls(data: dict[str, pd.DataFrame]) -> Controls:
 def volume_vs_loss(t: pd.DataFrame, by: str = "group") -> alt.Chart:
     """Log-volume against the loss at the point, a line per point (series) through the
     levels and per `by` (group or run; several runs told apart by dash)."""
-    t = with_runs(t) if by == "run_id" else t
-    dash = run_dash(t) if by == "run_id" else {}  # the report's groups are one line each
+    dash = {}  # the report's groups are one line each
+    if by == "run_id":
+        t = with_runs(t)
+        dash = run_dash(t)
     color = series_color(t, "weights", "point")
     tip = [typed(t, c) for c in t.columns]
     base = alt.Chart(t).encode(
@@ -133,7 +134,7 @@ def instability_chart(instability: pd.DataFrame) -> alt.Chart:
         level_x(),
         y("barrier_test_error"),
         tips(df, cols[1:]),
-        color=palette.color("path", "path", [palette.INSTABILITY], legend=legend()),
+        color=series_color(df, "path", "path"),
         detail=alt.Detail(["run_id:N"]),
         **run_dash(df),
     ).properties(title="Instability: test-error barrier between two copies of each level")
